@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 
 example: $(STAMP)
 	mkdir -p out
-	$(BIN)/talkingface render examples/astronaut.png examples/speech.ogg \
+	$(BIN)/talkingface render examples/astronaut.jpg examples/speech.ogg \
 		--transcript examples/speech.txt -o out/example.mp4
 
 test: $(STAMP)

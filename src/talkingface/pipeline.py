@@ -1,0 +1,131 @@
+"""The orchestrator: portrait + speech -> talking-head video, as a list of stage calls."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from talkingface.audio import analyse_audio, load_audio
+from talkingface.errors import OptionError
+from talkingface.face.avatar import Avatar, analyse_portrait
+from talkingface.media import VideoWriter, check_output_path, image_from_array, load_image
+from talkingface.motion.generate import MotionOptions, generate_motion
+from talkingface.motion.params import Motion
+from talkingface.render.renderer import Renderer, RenderOptions
+
+PathLike = str | os.PathLike[str]
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class AnimateOptions:
+    """Everything a render can be asked for.
+
+    fps: video frame rate; size: side of the square head crop in px; framing: "crop" or "full" (the
+    whole portrait, only the head re-rendered); transcript: what is said (improves lip timing);
+    seed: random seed of the performance; articulation, head_motion, blink_rate: see MotionOptions;
+    phonetic: recognise/align phones (False: acoustic lips only, faster, any language);
+    max_audio_s: longest accepted audio, seconds; max_image_pixels: largest accepted portrait.
+    """
+
+    fps: float = 25.0
+    size: int = 512
+    framing: str = "crop"
+    transcript: str | None = None
+    seed: int = 0
+    articulation: float = 1.0
+    head_motion: float = 1.0
+    blink_rate: float = 17.0
+    phonetic: bool = True
+    max_audio_s: float = 600.0
+    max_image_pixels: int = 40_000_000
+
+    def __post_init__(self) -> None:
+        self.motion_options()  # validates the motion fields
+        self.render_options()  # validates size and framing
+        if not self.max_audio_s > 0:
+            raise OptionError("max_audio_s", self.max_audio_s, "must be > 0")
+        if not self.max_image_pixels > 0:
+            raise OptionError("max_image_pixels", self.max_image_pixels, "must be > 0")
+
+    def motion_options(self) -> MotionOptions:
+        return MotionOptions(fps=self.fps, seed=self.seed, articulation=self.articulation,
+                             head_motion=self.head_motion, blink_rate=self.blink_rate)
+
+    def render_options(self) -> RenderOptions:
+        return RenderOptions(size=self.size, framing=self.framing)
+
+
+@dataclass(frozen=True)
+class AnimationResult:
+    """What animate() wrote: the video file, its geometry and timing, and what each stage took (s)."""
+
+    output: Path
+    frames: int
+    fps: float
+    width: int
+    height: int
+    duration_s: float
+    faces_found: int
+    transcript_source: str
+    motion: Motion
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def prepare_avatar(portrait: PathLike | np.ndarray | Avatar, *,
+                   max_image_pixels: int = 40_000_000) -> Avatar:
+    """Analyse a portrait (file path, RGB array or an Avatar already prepared) once for animation."""
+    if isinstance(portrait, Avatar):
+        return portrait
+    if isinstance(portrait, np.ndarray):
+        return analyse_portrait(image_from_array(portrait), source="<array>")
+    return analyse_portrait(load_image(portrait, max_pixels=max_image_pixels), source=os.fspath(portrait))
+
+
+def animate(portrait: PathLike | np.ndarray | Avatar, audio: PathLike, output: PathLike,
+            options: AnimateOptions = AnimateOptions(), *, progress: Progress | None = None) -> AnimationResult:
+    """Render a talking-head MP4 of `portrait` speaking `audio` into `output` (written atomically)."""
+    inputs = [p for p in (portrait, audio) if isinstance(p, (str, os.PathLike))]
+    output_path = check_output_path(output, inputs=inputs)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = now - clock
+        clock = now
+
+    sound = load_audio(audio, max_seconds=options.max_audio_s)
+    lap("audio_decode")
+    avatar = prepare_avatar(portrait, max_image_pixels=options.max_image_pixels)
+    lap("face")
+    track = analyse_audio(sound, transcript=options.transcript, phonetic=options.phonetic)
+    lap("audio_analysis")
+    motion = generate_motion(track, options.motion_options())
+    lap("motion")
+    renderer = Renderer(avatar, options.render_options())
+    width, height = renderer.frame_size
+    lap("render_setup")
+    _render_video(renderer, motion, sound.samples, sound.sample_rate, output_path, progress)
+    lap("render_and_encode")
+    return AnimationResult(output=output_path, frames=motion.frames, fps=motion.fps, width=width,
+                           height=height, duration_s=motion.duration_s, faces_found=avatar.faces_found,
+                           transcript_source=track.transcript_source, motion=motion, timings=timings)
+
+
+def _render_video(renderer: Renderer, motion: Motion, samples: np.ndarray, sample_rate: int,
+                  output: Path, progress: Progress | None) -> None:
+    width, height = renderer.frame_size
+    with VideoWriter(output, fps=motion.fps, width=width, height=height, audio=samples,
+                     audio_rate=sample_rate) as writer:
+        for index, frame in enumerate(renderer.frames(motion)):
+            writer.write(frame)
+            if progress is not None:
+                progress(index + 1, motion.frames)
+

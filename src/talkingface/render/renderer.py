@@ -1,0 +1,135 @@
+"""Render frames of a prepared portrait from motion parameters (textured-mesh warp).
+
+Only the head region is re-rendered. In "crop" framing the output is the square head crop resampled to
+`size` px; in "full" framing the head region is rendered at the portrait's own resolution and pasted
+back into the untouched full frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from talkingface.errors import OptionError
+from talkingface.face.avatar import Avatar
+from talkingface.face.topology import CHIN, FOREHEAD_TOP
+from talkingface.motion.params import PARAMETERS, Motion
+from talkingface.render.mouth import draw_mouth_interior, mouth_is_open, mouth_palette
+from talkingface.render.raster import identity_map, rasterize
+from talkingface.render.rig import LABEL_MOUTH, Rig, build_rig, pose_vertices
+
+FRAMINGS = ("crop", "full")
+HEAD_BOX_SCALE = 2.0  # side of the head crop, in face heights (forehead top to chin)
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """size: output side in px for framing "crop"; framing: "crop" (square head crop) or "full"
+    (the whole portrait, head region re-rendered and pasted back)."""
+
+    size: int = 512
+    framing: str = "crop"
+
+    def __post_init__(self) -> None:
+        if not 64 <= self.size <= 4096:
+            raise OptionError("size", self.size, "must be between 64 and 4096 px")
+        if self.framing not in FRAMINGS:
+            raise OptionError("framing", self.framing, f"must be one of {FRAMINGS}")
+
+
+def head_box(avatar: Avatar) -> tuple[int, int, int]:
+    """Square head region (x0, y0, side) in portrait pixels; may reach outside the image."""
+    points = avatar.landmarks.points
+    top, chin = points[FOREHEAD_TOP, :2], points[CHIN, :2]
+    face_height = float(np.linalg.norm(top - chin))
+    centre = 0.5 * (top + chin) - np.array([0.0, 0.08 * face_height])
+    side = int(round(HEAD_BOX_SCALE * face_height))
+    return int(round(centre[0] - side / 2)), int(round(centre[1] - side / 2)), side
+
+
+def _crop(image: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
+    """Square crop (side, side, 3) of image, padded by edge replication where it leaves the image."""
+    height, width = image.shape[:2]
+    pads = (max(0, -y0), max(0, y0 + side - height), max(0, -x0), max(0, x0 + side - width))
+    inside = image[max(y0, 0):min(y0 + side, height), max(x0, 0):min(x0 + side, width)]
+    return cv2.copyMakeBorder(inside, *pads, cv2.BORDER_REPLICATE) if any(pads) else inside.copy()
+
+
+class Renderer:
+    """Renders frames of one avatar; build once, call render() per frame.
+
+    Output frames are (size, size, 3) uint8 RGB for framing "crop", the portrait's own (H, W, 3) for
+    framing "full".
+    """
+
+    def __init__(self, avatar: Avatar, options: RenderOptions = RenderOptions()) -> None:
+        self.options = options
+        self._avatar = avatar
+        x0, y0, side = head_box(avatar)
+        points = avatar.landmarks.points.copy()
+        if options.framing == "crop":
+            scale = options.size / side
+            interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+            self._texture = cv2.resize(_crop(avatar.image, x0, y0, side), (options.size, options.size),
+                                       interpolation=interpolation)
+            self._region = None
+        else:
+            height, width = avatar.image.shape[:2]
+            scale = 1.0
+            rx0, ry0 = max(x0, 0), max(y0, 0)
+            rx1, ry1 = min(x0 + side, width), min(y0 + side, height)
+            self._region = (rx0, ry0, rx1, ry1)
+            self._texture = np.ascontiguousarray(avatar.image[ry0:ry1, rx0:rx1])
+            x0, y0 = rx0, ry0
+        points[:, 0] = (points[:, 0] - x0) * scale
+        points[:, 1] = (points[:, 1] - y0) * scale
+        points[:, 2] *= scale
+        height, width = self._texture.shape[:2]
+        self.rig: Rig = build_rig(points, width, height)
+        self._palette = mouth_palette(self._texture, points)
+        # a portrait that already shows its mouth interior keeps it (warped with the opening) rather
+        # than getting a second, synthetic set of teeth drawn over its own
+        self._own_interior = mouth_is_open(points)
+        self._identity = identity_map(height, width)
+        self._map = np.empty_like(self._identity)
+        self._label = np.empty((height, width), np.int8)
+        self._zbuf = np.empty((height, width), np.float32)
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """(width, height) of the frames render() returns."""
+        if self._region is None:
+            return self.options.size, self.options.size
+        return self._avatar.size
+
+    def render(self, params: np.ndarray) -> np.ndarray:
+        """One frame for motion parameters (P,) float32 ordered as PARAMETERS."""
+        if params.shape != (len(PARAMETERS),):
+            raise OptionError("params", params.shape, f"must have shape ({len(PARAMETERS)},)")
+        vertices = pose_vertices(self.rig, params)
+        head = self._render_region(vertices)
+        if self._region is None:
+            return head
+        x0, y0, x1, y1 = self._region
+        frame = self._avatar.image.copy()
+        frame[y0:y1, x0:x1] = head
+        return frame
+
+    def _render_region(self, vertices: np.ndarray) -> np.ndarray:
+        np.copyto(self._map, self._identity)
+        self._label.fill(-1)
+        self._zbuf.fill(-np.inf)
+        rasterize(self.rig.triangles, np.ascontiguousarray(vertices[:, :2]),
+                  np.ascontiguousarray(-vertices[:, 2]), self.rig.uv, self.rig.labels,
+                  self._map, self._label, self._zbuf)
+        frame = cv2.remap(self._texture, self._map, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        if not self._own_interior:
+            draw_mouth_interior(frame, self._label == LABEL_MOUTH, vertices, self._palette)
+        return frame
+
+    def frames(self, motion: Motion):
+        """Yield one rendered frame per motion frame."""
+        for t in range(motion.frames):
+            yield self.render(motion.values[t])
