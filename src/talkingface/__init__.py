@@ -3,18 +3,36 @@
     import talkingface
     avatar = talkingface.prepare_avatar("portrait.jpg")          # analyse once
     result = talkingface.animate(avatar, "speech.wav", "out.mp4")  # animate many times
+
+Names are imported on first use, so `import talkingface.media` does not load MediaPipe or pocketsphinx.
 """
+
+from __future__ import annotations
+
+import importlib
 
 from talkingface.errors import (AudioError, FaceTooSmallError, ImageError, InputFileError,
                                 InputNotFoundError, NoFaceError, OptionError, OutputPathError,
                                 TalkingFaceError)
-from talkingface.face.avatar import Avatar
-from talkingface.motion.params import PARAMETERS, Motion
-from talkingface.pipeline import AnimateOptions, AnimationResult, animate, prepare_avatar
+
+_LAZY = {
+    "Avatar": "talkingface.face.avatar",
+    "Motion": "talkingface.motion.params",
+    "PARAMETERS": "talkingface.motion.params",
+    "AnimateOptions": "talkingface.pipeline",
+    "AnimationResult": "talkingface.pipeline",
+    "animate": "talkingface.pipeline",
+    "prepare_avatar": "talkingface.pipeline",
+}
 
 __all__ = [
-    "AnimateOptions", "AnimationResult", "AudioError", "Avatar", "FaceTooSmallError", "ImageError",
-    "InputFileError", "InputNotFoundError", "Motion", "NoFaceError", "OptionError", "OutputPathError",
-    "PARAMETERS", "TalkingFaceError", "animate", "prepare_avatar",
+    "AudioError", "FaceTooSmallError", "ImageError", "InputFileError", "InputNotFoundError",
+    "NoFaceError", "OptionError", "OutputPathError", "TalkingFaceError", *_LAZY,
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'talkingface' has no attribute {name!r}")

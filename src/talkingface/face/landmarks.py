@@ -72,20 +72,35 @@ def _face_mesh() -> Iterator[object]:
 
 
 def _detect_boxes(image: np.ndarray) -> list[tuple[float, float, float, float]]:
-    """Face boxes (x, y, w, h) in pixels, found by the short- and full-range detectors."""
+    """Face boxes (x, y, w, h) in pixels, from the full-range and short-range detectors run on the whole
+    image and on four overlapping tiles (so that small faces in a large picture are found too)."""
     height, width = image.shape[:2]
-    scale = min(1.0, DETECT_MAX_SIDE / max(height, width))
-    small = cv2.resize(image, (round(width * scale), round(height * scale)),
-                       interpolation=cv2.INTER_AREA) if scale < 1 else image
+    windows = [(0, 0, width, height)]
+    if max(height, width) >= 400:
+        tile_w, tile_h = int(0.6 * width), int(0.6 * height)
+        windows += [(x, y, tile_w, tile_h) for y in (0, height - tile_h) for x in (0, width - tile_w)]
     boxes: list[tuple[float, float, float, float]] = []
     for model_selection in (1, 0):
         with _face_detector(model_selection) as detector:
-            result = detector.process(np.ascontiguousarray(small))
-        for detection in result.detections or []:
-            box = detection.location_data.relative_bounding_box
-            candidate = (box.xmin * width, box.ymin * height, box.width * width, box.height * height)
-            if not any(_overlap(candidate, known) > 0.3 for known in boxes):
-                boxes.append(candidate)
+            for x, y, w, h in windows:
+                for box in _detect_in_window(detector, image[y:y + h, x:x + w]):
+                    candidate = (box[0] + x, box[1] + y, box[2], box[3])
+                    if not any(_overlap(candidate, known) > 0.3 for known in boxes):
+                        boxes.append(candidate)
+    return boxes
+
+
+def _detect_in_window(detector: object, window: np.ndarray) -> list[tuple[float, float, float, float]]:
+    """Face boxes (x, y, w, h) in window pixels."""
+    height, width = window.shape[:2]
+    scale = min(1.0, DETECT_MAX_SIDE / max(height, width))
+    small = cv2.resize(window, (round(width * scale), round(height * scale)),
+                       interpolation=cv2.INTER_AREA) if scale < 1 else window
+    result = detector.process(np.ascontiguousarray(small))  # type: ignore[attr-defined]
+    boxes = []
+    for detection in result.detections or []:
+        box = detection.location_data.relative_bounding_box
+        boxes.append((box.xmin * width, box.ymin * height, box.width * width, box.height * height))
     return boxes
 
 
