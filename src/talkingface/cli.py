@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="skip speech recognition; lips from the sound alone (any language)")
     render.add_argument("--max-audio-seconds", type=float, default=600.0, help="longest accepted audio")
     render.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    from talkingface.evaluate.cli import add_eval_command
+
+    add_eval_command(commands)
     return parser
 
 
@@ -92,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
     try:
-        return _render(args)
+        return args.run(args) if hasattr(args, "run") else _render(args)
     except (TalkingFaceError, OSError) as error:
         print(f"talkingface: error: {error}", file=sys.stderr)
         return EXIT_INPUT_ERROR

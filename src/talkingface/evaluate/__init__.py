@@ -1,0 +1,1 @@
+"""Evaluation: lip-sync, identity, stability and liveliness metrics measured on videos."""
