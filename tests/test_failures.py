@@ -96,7 +96,7 @@ def test_silent_audio(tmp_path, portrait_path):
 
 
 def test_audio_longer_than_limit(tmp_path, portrait_path, tone):
-    check(AudioError, "tone.wav", portrait_path, tone, tmp_path / "out.mp4", max_audio_s=0.5)
+    check(AudioError, "tone.wav", portrait_path, tone, tmp_path / "out.mp4", max_audio_s=0.25)
 
 
 def test_bad_options_are_named():

@@ -27,17 +27,6 @@ class MouthPalette:
     tongue: np.ndarray
 
 
-OPEN_MOUTH_GAP = 0.06  # inner-lip gap / mouth width above which the portrait already shows its mouth
-
-
-def mouth_is_open(points: np.ndarray) -> bool:
-    """Whether the rest landmarks (478, 3) show parted lips (so the photo has its own interior/teeth)."""
-    upper = points[list(tp.LIPS_UPPER_INNER[3:-3]), :2]
-    lower = points[list(tp.LIPS_LOWER_INNER[3:-3]), :2]
-    width = float(np.linalg.norm(points[tp.MOUTH_LEFT_CORNER, :2] - points[tp.MOUTH_RIGHT_CORNER, :2]))
-    return float(np.median(np.linalg.norm(lower - upper, axis=1))) > OPEN_MOUTH_GAP * width
-
-
 def mouth_palette(texture: np.ndarray, points: np.ndarray) -> MouthPalette:
     """Derive interior colours from the texture (H, W, 3) uint8 and the rest landmarks (478, 3) px."""
     lips = _sample(texture, points[list(tp.LIPS_LOWER_OUTER[2:-2] + tp.LIPS_UPPER_OUTER[2:-2]), :2])

@@ -16,9 +16,9 @@ from talkingface.errors import OptionError
 from talkingface.face.avatar import Avatar
 from talkingface.face.topology import CHIN, FOREHEAD_TOP
 from talkingface.motion.params import PARAMETERS, Motion
-from talkingface.render.mouth import draw_mouth_interior, mouth_is_open, mouth_palette
+from talkingface.render.mouth import draw_mouth_interior, mouth_palette
 from talkingface.render.raster import identity_map, rasterize
-from talkingface.render.rig import LABEL_MOUTH, Rig, build_rig, pose_vertices
+from talkingface.render.rig import LABEL_MOUTH, Rig, build_rig, mouth_is_open, pose_vertices
 
 FRAMINGS = ("crop", "full")
 HEAD_BOX_SCALE = 2.0  # side of the head crop, in face heights (forehead top to chin)

@@ -58,6 +58,9 @@ def build_rig(points: np.ndarray, width: int, height: int) -> Rig:
     jaw_weight, lip_close = _jaw_weights(rest, face_height)
     jaw_weight[tp.NUM_LANDMARKS:centre_index] = ring_jaw
     jaw_weight[centre_index] = 0.5
+    uv = np.ascontiguousarray(rest[:, :2])
+    if mouth_is_open(points):  # start from closed lips; opening the jaw reveals the photo's own mouth
+        rest = rest + _closing_offset(rest, jaw_weight)
     head_weight = np.ones(len(rest), np.float32)
     head_weight[tp.NUM_LANDMARKS:centre_index] = ring_head
     nose, chin = points[tp.NOSE_TIP], points[tp.CHIN]
@@ -68,7 +71,7 @@ def build_rig(points: np.ndarray, width: int, height: int) -> Rig:
     shapes = np.zeros((len(LINEAR_SHAPES), len(rest), 3), np.float32)
     for k, name in enumerate(LINEAR_SHAPES):
         shapes[k] = _SHAPE_BUILDERS[name](rest, face_height)
-    return Rig(rest=rest, uv=np.ascontiguousarray(rest[:, :2]), triangles=triangles, labels=labels,
+    return Rig(rest=rest, uv=uv, triangles=triangles, labels=labels,
                shapes=shapes, jaw_weight=jaw_weight, lip_close=lip_close, head_weight=head_weight,
                jaw_pivot=jaw_pivot, head_pivot=head_pivot, face_height=face_height,
                mouth_centre=centre_index)
@@ -149,6 +152,35 @@ def _strip(inner: np.ndarray, outer: np.ndarray) -> np.ndarray:
 
 
 # -------------------------------------------------------------------------------------- jaw weights
+
+OPEN_MOUTH_GAP = 0.06  # inner-lip gap / mouth width above which the portrait shows its mouth open
+
+
+def _inner_lip_gaps(points: np.ndarray) -> np.ndarray:
+    """(11, 2) vectors from each upper inner-lip landmark to its lower partner, px."""
+    return points[list(tp.LIPS_LOWER_INNER), :2] - points[list(tp.LIPS_UPPER_INNER), :2]
+
+
+def mouth_is_open(points: np.ndarray) -> bool:
+    """Whether landmarks (478+, 3) show parted lips (the photo has its own mouth interior)."""
+    width = float(np.linalg.norm(points[tp.MOUTH_LEFT_CORNER, :2] - points[tp.MOUTH_RIGHT_CORNER, :2]))
+    gap = float(np.median(np.linalg.norm(_inner_lip_gaps(points)[3:-3], axis=1)))
+    return gap > OPEN_MOUTH_GAP * width
+
+
+def _closing_offset(rest: np.ndarray, jaw_weight: np.ndarray) -> np.ndarray:
+    """Displacements (N, 3) that bring parted lips together: the lower lip (and with it the jaw)
+    rises 70 % of the gap, the upper lip comes down 30 %."""
+    gaps = _inner_lip_gaps(rest)
+    offset = np.zeros_like(rest)
+    offset[:, :2] = -0.7 * jaw_weight[:, None] * gaps.mean(axis=0)
+    offset[list(tp.LIPS_LOWER_INNER), :2] = -0.7 * gaps
+    offset[list(tp.LIPS_LOWER_OUTER), :2] = -0.7 * gaps
+    offset[list(tp.LIPS_UPPER_INNER), :2] = 0.3 * gaps
+    offset[list(tp.LIPS_UPPER_OUTER), :2] = 0.15 * gaps
+    offset[tp.NUM_LANDMARKS:] = 0.0
+    return offset
+
 
 def _jaw_weights(rest: np.ndarray, face_height: float) -> tuple[np.ndarray, np.ndarray]:
     """Per-vertex share of the jaw rotation, and how much mouthClose holds a vertex back (lower lip)."""
