@@ -1,4 +1,9 @@
-"""Command line: `talkingface render PORTRAIT AUDIO -o OUT.mp4`. Adapts arguments to the Python API."""
+"""Command line. Adapts arguments to the Python API:
+
+    talkingface render PORTRAIT AUDIO -o OUT.mp4     portrait + speech -> talking-head video
+    talkingface motion AUDIO -o motion.json|.csv     speech -> motion timeline (ARKit names)
+    talkingface eval VIDEO ...                       measure lip-sync, identity, liveliness
+"""
 
 from __future__ import annotations
 
@@ -28,40 +33,89 @@ def _transcript(value: str | None) -> str | None:
     return value
 
 
+def _pair(text: str) -> tuple[float, float]:
+    """'X,Y' -> (X, Y) for --gaze."""
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected RIGHT,UP numbers, got {text!r}") from error
+    return x, y
+
+
+def _emotion(text: str) -> tuple[str, float]:
+    """'happy' or 'happy:0.6' -> (name, intensity)."""
+    name, _, intensity = text.partition(":")
+    try:
+        return name, float(intensity) if intensity else 1.0
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected NAME or NAME:INTENSITY, got {text!r}") from error
+
+
+def _add_motion_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--fps", type=float, default=25.0, help="frames per second (default 25)")
+    parser.add_argument("--transcript", help="what is said: text, or a .txt file (improves lip timing)")
+    parser.add_argument("--no-phonetic", action="store_true",
+                        help="skip speech recognition; lips from the sound alone (any language)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of head motion and blinks")
+    parser.add_argument("--articulation", type=float, default=1.0, help="lip/jaw strength (default 1)")
+    parser.add_argument("--head-motion", type=float, default=1.0, help="head motion amount (default 1)")
+    parser.add_argument("--still", action="store_true", help="keep the head still (same as --head-motion 0)")
+    parser.add_argument("--blink-rate", type=float, default=17.0, help="blinks per minute (default 17)")
+    parser.add_argument("--gaze", type=_pair, default=(0.0, 0.0), metavar="RIGHT,UP",
+                        help="main gaze direction, each in [-1, 1] (default 0,0: the camera)")
+    parser.add_argument("--head-distance", type=float, default=1.0,
+                        help="apparent head distance: 0.8 further away, 1.2 closer (default 1)")
+    parser.add_argument("--emotion", type=_emotion, default=("neutral", 1.0), metavar="NAME[:INTENSITY]",
+                        help="neutral, happy, sad, angry, surprised, disgusted; intensity 0-1")
+    parser.add_argument("--keyframes", help="JSON file pinning parameters over time ranges")
+    parser.add_argument("--max-audio-seconds", type=float, default=600.0, help="longest accepted audio")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="talkingface", description=__doc__)
+    parser = argparse.ArgumentParser(prog="talkingface", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     render = commands.add_parser("render", help="portrait + speech -> talking-head MP4")
     render.add_argument("portrait", help="portrait image (jpg, png, webp, ...)")
     render.add_argument("audio", help="speech: any audio FFmpeg reads, or a video's audio track")
     render.add_argument("-o", "--output", required=True, help="output .mp4 path")
-    render.add_argument("--fps", type=float, default=25.0, help="frames per second (default 25)")
     render.add_argument("--size", type=int, default=512, help="side of the square head crop, px (default 512)")
     render.add_argument("--full-frame", action="store_true",
                         help="keep the whole portrait at its own resolution instead of the head crop")
-    render.add_argument("--transcript", help="what is said: text, or a .txt file (improves lip timing)")
-    render.add_argument("--seed", type=int, default=0, help="random seed of head motion and blinks")
-    render.add_argument("--articulation", type=float, default=1.0, help="lip/jaw strength (default 1)")
-    render.add_argument("--head-motion", type=float, default=1.0, help="head motion amount, 0 = still")
-    render.add_argument("--blink-rate", type=float, default=17.0, help="blinks per minute (default 17)")
-    render.add_argument("--no-phonetic", action="store_true",
-                        help="skip speech recognition; lips from the sound alone (any language)")
-    render.add_argument("--max-audio-seconds", type=float, default=600.0, help="longest accepted audio")
+    render.add_argument("--motion", help="render this motion timeline (.json/.csv) instead of generating one")
     render.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    _add_motion_arguments(render)
+    render.set_defaults(run=_render)
+    motion = commands.add_parser("motion", help="speech -> motion timeline file (no portrait needed)")
+    motion.add_argument("audio", help="speech: any audio FFmpeg reads")
+    motion.add_argument("-o", "--output", required=True, help="output .json or .csv")
+    _add_motion_arguments(motion)
+    motion.set_defaults(run=_motion)
     from talkingface.evaluate.cli import add_eval_command
 
     add_eval_command(commands)
     return parser
 
 
-def _render(args: argparse.Namespace) -> int:
-    from talkingface.pipeline import AnimateOptions, animate
+def _options(args: argparse.Namespace, **extra):
+    from talkingface.motion.controls import Controls, load_keyframes
+    from talkingface.pipeline import AnimateOptions
 
-    options = AnimateOptions(fps=args.fps, size=args.size, framing="full" if args.full_frame else "crop",
-                             transcript=_transcript(args.transcript), seed=args.seed,
-                             articulation=args.articulation, head_motion=args.head_motion,
-                             blink_rate=args.blink_rate, phonetic=not args.no_phonetic,
-                             max_audio_s=args.max_audio_seconds)
+    controls = Controls(gaze=args.gaze, head_distance=args.head_distance, emotion=args.emotion[0],
+                        emotion_intensity=args.emotion[1],
+                        keyframes=load_keyframes(args.keyframes) if args.keyframes else ())
+    return AnimateOptions(fps=args.fps, transcript=_transcript(args.transcript), seed=args.seed,
+                          articulation=args.articulation, head_motion=0.0 if args.still else args.head_motion,
+                          blink_rate=args.blink_rate, phonetic=not args.no_phonetic, controls=controls,
+                          max_audio_s=args.max_audio_seconds, **extra)
+
+
+def _render(args: argparse.Namespace) -> int:
+    from talkingface.motion.io import load_motion
+    from talkingface.pipeline import animate
+
+    options = _options(args, size=args.size, framing="full" if args.full_frame else "crop")
+    given = load_motion(args.motion) if args.motion else None
     bar = None
     if not args.quiet:
         from tqdm import tqdm
@@ -74,18 +128,35 @@ def _render(args: argparse.Namespace) -> int:
             bar.update(done - bar.n)
 
     try:
-        result = animate(args.portrait, args.audio, args.output, options, progress=progress)
+        result = animate(args.portrait, args.audio, args.output, options, motion=given, progress=progress)
     finally:
         if bar is not None:
             bar.close()
     if not args.quiet:
+        if result.faces_found > 1:
+            print(f"talkingface: {result.faces_found} faces found; animated the largest", file=sys.stderr)
         summary = {"output": str(result.output), "frames": result.frames, "fps": result.fps,
                    "size": [result.width, result.height], "duration_s": round(result.duration_s, 3),
                    "faces_found": result.faces_found, "transcript": result.transcript_source,
                    "seconds": {k: round(v, 3) for k, v in result.timings.items()}}
-        if result.faces_found > 1:
-            print(f"talkingface: {result.faces_found} faces found; animated the largest", file=sys.stderr)
         print(json.dumps(summary), file=sys.stderr)
+    return 0
+
+
+def _motion(args: argparse.Namespace) -> int:
+    from talkingface.audio import analyse_audio, load_audio
+    from talkingface.media import check_output_path
+    from talkingface.motion.generate import generate_motion
+    from talkingface.motion.io import SUFFIXES, save_motion
+
+    output = check_output_path(args.output, inputs=[args.audio], suffixes=SUFFIXES)
+    options = _options(args)
+    track = analyse_audio(load_audio(args.audio, max_seconds=options.max_audio_s),
+                          transcript=options.transcript, phonetic=options.phonetic)
+    motion = generate_motion(track, options.motion_options())
+    save_motion(motion, output)
+    print(json.dumps({"output": str(output), "frames": motion.frames, "fps": motion.fps,
+                      "parameters": motion.values.shape[1]}), file=sys.stderr)
     return 0
 
 
@@ -95,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args) if hasattr(args, "run") else _render(args)
+        return args.run(args)
     except (TalkingFaceError, OSError) as error:
         print(f"talkingface: error: {error}", file=sys.stderr)
         return EXIT_INPUT_ERROR

@@ -14,7 +14,8 @@ from talkingface.audio import analyse_audio, load_audio
 from talkingface.errors import OptionError
 from talkingface.face.avatar import Avatar, analyse_portrait
 from talkingface.media import VideoWriter, check_output_path, image_from_array, load_image
-from talkingface.motion.generate import MotionOptions, generate_motion
+from talkingface.motion.controls import Controls
+from talkingface.motion.generate import MotionOptions, fit_motion, frame_count, generate_motion
 from talkingface.motion.params import Motion
 from talkingface.render.renderer import Renderer, RenderOptions
 
@@ -30,7 +31,8 @@ class AnimateOptions:
     whole portrait, only the head re-rendered); transcript: what is said (improves lip timing);
     seed: random seed of the performance; articulation, head_motion, blink_rate: see MotionOptions;
     phonetic: recognise/align phones (False: acoustic lips only, faster, any language);
-    max_audio_s: longest accepted audio, seconds; max_image_pixels: largest accepted portrait.
+    controls: gaze direction, head distance, emotion, keyframes; max_audio_s: longest accepted
+    audio, seconds; max_image_pixels: largest accepted portrait.
     """
 
     fps: float = 25.0
@@ -42,6 +44,7 @@ class AnimateOptions:
     head_motion: float = 1.0
     blink_rate: float = 17.0
     phonetic: bool = True
+    controls: Controls = field(default_factory=Controls)
     max_audio_s: float = 600.0
     max_image_pixels: int = 40_000_000
 
@@ -55,7 +58,8 @@ class AnimateOptions:
 
     def motion_options(self) -> MotionOptions:
         return MotionOptions(fps=self.fps, seed=self.seed, articulation=self.articulation,
-                             head_motion=self.head_motion, blink_rate=self.blink_rate)
+                             head_motion=self.head_motion, blink_rate=self.blink_rate,
+                             controls=self.controls)
 
     def render_options(self) -> RenderOptions:
         return RenderOptions(size=self.size, framing=self.framing)
@@ -88,8 +92,13 @@ def prepare_avatar(portrait: PathLike | np.ndarray | Avatar, *,
 
 
 def animate(portrait: PathLike | np.ndarray | Avatar, audio: PathLike, output: PathLike,
-            options: AnimateOptions = AnimateOptions(), *, progress: Progress | None = None) -> AnimationResult:
-    """Render a talking-head MP4 of `portrait` speaking `audio` into `output` (written atomically)."""
+            options: AnimateOptions = AnimateOptions(), *, motion: Motion | None = None,
+            progress: Progress | None = None) -> AnimationResult:
+    """Render a talking-head MP4 of `portrait` speaking `audio` into `output` (written atomically).
+
+    With `motion` given (e.g. from talkingface.motion.io.load_motion), that timeline is rendered,
+    resampled to options.fps and fitted to the audio's length, instead of one generated from the audio.
+    """
     inputs = [p for p in (portrait, audio) if isinstance(p, (str, os.PathLike))]
     output_path = check_output_path(output, inputs=inputs)
     timings: dict[str, float] = {}
@@ -105,9 +114,13 @@ def animate(portrait: PathLike | np.ndarray | Avatar, audio: PathLike, output: P
     lap("audio_decode")
     avatar = prepare_avatar(portrait, max_image_pixels=options.max_image_pixels)
     lap("face")
-    track = analyse_audio(sound, transcript=options.transcript, phonetic=options.phonetic)
-    lap("audio_analysis")
-    motion = generate_motion(track, options.motion_options())
+    if motion is None:
+        track = analyse_audio(sound, transcript=options.transcript, phonetic=options.phonetic)
+        lap("audio_analysis")
+        motion, transcript_source = generate_motion(track, options.motion_options()), track.transcript_source
+    else:
+        motion = fit_motion(motion, frame_count(sound.duration_s, options.fps), options.fps)
+        transcript_source = "motion file"
     lap("motion")
     renderer = Renderer(avatar, options.render_options())
     width, height = renderer.frame_size
@@ -116,7 +129,7 @@ def animate(portrait: PathLike | np.ndarray | Avatar, audio: PathLike, output: P
     lap("render_and_encode")
     return AnimationResult(output=output_path, frames=motion.frames, fps=motion.fps, width=width,
                            height=height, duration_s=motion.duration_s, faces_found=avatar.faces_found,
-                           transcript_source=track.transcript_source, motion=motion, timings=timings)
+                           transcript_source=transcript_source, motion=motion, timings=timings)
 
 
 def _render_video(renderer: Renderer, motion: Motion, samples: np.ndarray, sample_rate: int,

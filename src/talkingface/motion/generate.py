@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from talkingface.errors import OptionError
 from talkingface.motion import lips, performance
+from talkingface.motion.controls import Controls, apply_controls
 from talkingface.motion.params import PARAMETER_INDEX, Motion
 
 
@@ -16,13 +17,14 @@ from talkingface.motion.params import PARAMETER_INDEX, Motion
 class MotionOptions:
     """fps: frames per second; seed: random seed of the performance; articulation: lip/jaw strength
     (1 = natural); head_motion: head-motion expressiveness (0 = still head); blink_rate: blinks per
-    minute."""
+    minute; controls: gaze direction, head distance, emotion and keyframes (see Controls)."""
 
     fps: float = 25.0
     seed: int = 0
     articulation: float = 1.0
     head_motion: float = 1.0
     blink_rate: float = 17.0
+    controls: Controls = field(default_factory=Controls)
 
     def __post_init__(self) -> None:
         if not 1.0 <= self.fps <= 120.0:
@@ -63,7 +65,16 @@ def generate_motion(track, options: MotionOptions = MotionOptions()) -> Motion:
         motion.values[:, PARAMETER_INDEX[f"eyeBlink{side}"]] = blink
     _add_gaze(motion.values, performance.gaze(rng, frames, fps))
     motion.values[:, PARAMETER_INDEX["browInnerUp"]] = performance.brows(emphasis, fps) * options.head_motion ** 0.5
-    return motion
+    return Motion(fps=fps, values=apply_controls(motion.values, fps, options.controls))
+
+
+def fit_motion(motion: Motion, frames: int, fps: float) -> Motion:
+    """Resample a timeline to `frames` frames at `fps` (linear in time; the last frame is held)."""
+    source_times = np.arange(motion.frames) / motion.fps
+    times = np.arange(frames) / fps
+    values = np.stack([np.interp(times, source_times, motion.values[:, p]) for p in range(motion.values.shape[1])],
+                      axis=1)
+    return Motion(fps=fps, values=values.astype(np.float32))
 
 
 def _at_times(curve: np.ndarray, rate: float, times: np.ndarray) -> np.ndarray:

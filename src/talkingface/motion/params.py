@@ -17,10 +17,11 @@ from talkingface.errors import OptionError
 HEAD_PARAMETERS = ("headYaw", "headPitch", "headRoll", "headX", "headY", "headScale")
 EXPRESSION_PARAMETERS = (
     "jawOpen", "mouthClose", "mouthFunnel", "mouthPucker",
-    "mouthSmileLeft", "mouthSmileRight", "mouthStretchLeft", "mouthStretchRight",
+    "mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft", "mouthFrownRight",
+    "mouthStretchLeft", "mouthStretchRight",
     "mouthPressLeft", "mouthPressRight", "mouthUpperUpLeft", "mouthUpperUpRight",
     "mouthLowerDownLeft", "mouthLowerDownRight", "mouthRollLower",
-    "eyeBlinkLeft", "eyeBlinkRight",
+    "eyeBlinkLeft", "eyeBlinkRight", "eyeWideLeft", "eyeWideRight",
     "eyeLookUpLeft", "eyeLookUpRight", "eyeLookDownLeft", "eyeLookDownRight",
     "eyeLookInLeft", "eyeLookInRight", "eyeLookOutLeft", "eyeLookOutRight",
     "browInnerUp", "browOuterUpLeft", "browOuterUpRight", "browDownLeft", "browDownRight",

@@ -40,13 +40,21 @@ class RenderOptions:
 
 
 def head_box(avatar: Avatar) -> tuple[int, int, int]:
-    """Square head region (x0, y0, side) in portrait pixels; may reach outside the image."""
+    """Square head region (x0, y0, side) in portrait pixels.
+
+    Centred on the face, then shifted to stay inside the image where the image is large enough, so
+    that padding (edge replication) is only needed for photos cropped tighter than the head box.
+    """
     points = avatar.landmarks.points
     top, chin = points[FOREHEAD_TOP, :2], points[CHIN, :2]
     face_height = float(np.linalg.norm(top - chin))
     centre = 0.5 * (top + chin) - np.array([0.0, 0.08 * face_height])
     side = int(round(HEAD_BOX_SCALE * face_height))
-    return int(round(centre[0] - side / 2)), int(round(centre[1] - side / 2)), side
+    width, height = avatar.size
+    x0, y0 = int(round(centre[0] - side / 2)), int(round(centre[1] - side / 2))
+    x0 = min(max(x0, 0), width - side) if side <= width else x0
+    y0 = min(max(y0, 0), height - side) if side <= height else y0
+    return x0, y0, side
 
 
 def _crop(image: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:

@@ -272,6 +272,10 @@ def _smile(corner: int):
     return build
 
 
+def _frown(corner: int):
+    return lambda rest, face_height: _corner(rest, face_height, corner, out=0.03, up=-0.09)
+
+
 def _stretch(corner: int):
     return lambda rest, face_height: _corner(rest, face_height, corner, out=0.12, up=-0.03)
 
@@ -318,6 +322,19 @@ def _blink(upper: tuple[int, ...], lower: tuple[int, ...], upper1: tuple[int, ..
     return build
 
 
+def _wide(upper: tuple[int, ...], lower: tuple[int, ...], upper1: tuple[int, ...],
+          upper2: tuple[int, ...], iris: tuple[int, ...]):
+    """Upper lid raised by a quarter of the eye opening (surprise, fear)."""
+    def build(rest: np.ndarray, face_height: float) -> np.ndarray:
+        shape = np.zeros_like(rest)
+        gap = rest[list(lower[1:-1]), :2] - rest[list(upper), :2]
+        shape[list(upper), :2] = -0.25 * gap
+        shape[list(upper1), :2] = -0.18 * gap
+        shape[list(upper2), :2] = -0.08 * gap
+        return shape
+    return build
+
+
 def _gaze(iris: tuple[int, ...], contour: tuple[int, ...], dx: float, dy: float):
     """Move the iris by (dx, dy) eye-widths in image axes."""
     def build(rest: np.ndarray, face_height: float) -> np.ndarray:
@@ -360,6 +377,8 @@ _SHAPE_BUILDERS = {
     "mouthPucker": _pucker,
     "mouthSmileLeft": _smile(tp.MOUTH_LEFT_CORNER),
     "mouthSmileRight": _smile(tp.MOUTH_RIGHT_CORNER),
+    "mouthFrownLeft": _frown(tp.MOUTH_LEFT_CORNER),
+    "mouthFrownRight": _frown(tp.MOUTH_RIGHT_CORNER),
     "mouthStretchLeft": _stretch(tp.MOUTH_LEFT_CORNER),
     "mouthStretchRight": _stretch(tp.MOUTH_RIGHT_CORNER),
     "mouthPressLeft": _press(tp.MOUTH_LEFT_CORNER),
@@ -375,6 +394,8 @@ _SHAPE_BUILDERS = {
     "mouthRollLower": _lip_move(tp.LIPS_LOWER_OUTER[1:-1] + tp.LIPS_LOWER_INNER[1:-1], -0.08, None),
     "eyeBlinkLeft": _blink(*_L_EYE),
     "eyeBlinkRight": _blink(*_R_EYE),
+    "eyeWideLeft": _wide(*_L_EYE),
+    "eyeWideRight": _wide(*_R_EYE),
     "eyeLookUpLeft": _gaze(tp.LEFT_IRIS, tp.LEFT_EYE_CONTOUR, 0.0, -0.12),
     "eyeLookUpRight": _gaze(tp.RIGHT_IRIS, tp.RIGHT_EYE_CONTOUR, 0.0, -0.12),
     "eyeLookDownLeft": _gaze(tp.LEFT_IRIS, tp.LEFT_EYE_CONTOUR, 0.0, 0.12),
