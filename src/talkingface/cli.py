@@ -116,21 +116,21 @@ def _render(args: argparse.Namespace) -> int:
 
     options = _options(args, size=args.size, framing="full" if args.full_frame else "crop")
     given = load_motion(args.motion) if args.motion else None
-    bar = None
-    if not args.quiet:
-        from tqdm import tqdm
-
-        bar = tqdm(total=0, unit="frame", desc="rendering", file=sys.stderr, leave=False)
+    bars: list = []
 
     def progress(done: int, total: int) -> None:
-        if bar is not None:
-            bar.total = total
-            bar.update(done - bar.n)
+        if args.quiet:
+            return
+        if not bars:  # created on the first frame, so failures before rendering print no bar
+            from tqdm import tqdm
+
+            bars.append(tqdm(total=total, unit="frame", desc="rendering", file=sys.stderr, leave=False))
+        bars[0].update(done - bars[0].n)
 
     try:
         result = animate(args.portrait, args.audio, args.output, options, motion=given, progress=progress)
     finally:
-        if bar is not None:
+        for bar in bars:
             bar.close()
     if not args.quiet:
         if result.faces_found > 1:
@@ -160,11 +160,29 @@ def _motion(args: argparse.Namespace) -> int:
     return 0
 
 
+def _silence_native_stderr() -> None:
+    """Send what native libraries (MediaPipe/TFLite, FFmpeg) write to file descriptor 2 to /dev/null,
+    while Python's sys.stderr (errors, progress, summaries) keeps writing to the real stderr."""
+    try:
+        sys.stderr.flush()
+        real = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+        sys.stderr = os.fdopen(real, "w", buffering=1)
+    except (OSError, ValueError, AttributeError):  # no real fd 2 (embedded, captured): leave it
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `talkingface` console script; returns the exit code."""
-    os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's native logging
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    """Entry point of the `talkingface` console script; returns the exit code.
+
+    Set TALKINGFACE_VERBOSE=1 to keep the native libraries' own log lines.
+    """
     args = build_parser().parse_args(argv)
+    if __name__ == "__main__" or argv is None:
+        if not os.environ.get("TALKINGFACE_VERBOSE"):
+            _silence_native_stderr()
     try:
         return args.run(args)
     except (TalkingFaceError, OSError) as error:
