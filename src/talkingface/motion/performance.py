@@ -41,11 +41,14 @@ def head_pose(rng: np.random.Generator, emphasis: np.ndarray, activity: np.ndarr
               *, expressiveness: float) -> np.ndarray:
     """Head yaw, pitch, roll in degrees (T, 3): slow drift, plus nods and tilts on emphasis."""
     frames = len(emphasis)
-    energy = 0.45 + 0.55 * gaussian_filter1d(activity, sigma=fps * 0.5)  # calmer in silence, never still
+    speaking = gaussian_filter1d(activity, sigma=fps * 0.5)
+    energy = 0.45 + 0.55 * speaking  # calmer in silence, never still
     drift = np.stack([smooth_noise(rng, frames, fps, period) for period in (3.0, 2.5, 3.5)], axis=1)
     wobble = np.stack([smooth_noise(rng, frames, fps, period) for period in (0.9, 0.7, 1.1)], axis=1)
+    beat = np.stack([smooth_noise(rng, frames, fps, period) for period in (0.35, 0.3, 0.4)], axis=1)
     nod = gaussian_filter1d(emphasis, sigma=fps * 0.08)
-    pose = drift * np.array([2.6, 1.6, 1.8]) + wobble * np.array([1.0, 0.7, 0.8]) * energy[:, None]
+    pose = (drift * np.array([3.0, 1.8, 3.0]) + wobble * np.array([1.2, 0.8, 1.2]) * energy[:, None]
+            + beat * np.array([0.5, 0.45, 0.55]) * speaking[:, None])
     pose[:, 1] += 3.0 * nod - 1.0 * float(nod.mean())
     pose[:, 2] += 1.2 * nod * rng.choice([-1.0, 1.0])
     return (pose * expressiveness).astype(np.float32)
