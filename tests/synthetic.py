@@ -1,6 +1,9 @@
-"""Synthetic audio tracks with known phones, for motion tests."""
+"""Synthetic test inputs: WAV files, and audio tracks with known phones for motion tests."""
 
 from __future__ import annotations
+
+import wave
+from pathlib import Path
 
 import numpy as np
 
@@ -32,3 +35,13 @@ def syllables(pattern: list[str], start: float = 1.0, step: float = 0.12) -> lis
         t += step
     segments.append(("SIL", t, t + 1.0))
     return segments
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int = 16000) -> Path:
+    """Write mono float samples in [-1, 1] as a 16-bit WAV file; returns path."""
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(rate)
+        handle.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return path

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -13,17 +12,9 @@ from talkingface.cli import main
 from talkingface.errors import (AudioError, ImageError, InputNotFoundError, NoFaceError, OptionError,
                                 OutputPathError)
 from talkingface.pipeline import AnimateOptions, animate
+from tests.synthetic import write_wav as wav
 
 RATE = 16000
-
-
-def wav(path: Path, samples: np.ndarray) -> Path:
-    with wave.open(str(path), "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(RATE)
-        handle.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
 
 
 @pytest.fixture

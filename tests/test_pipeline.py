@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -13,18 +12,10 @@ from talkingface.face.landmarks import detect_faces
 from talkingface.media import probe_video, read_video
 from talkingface.motion.generate import MotionOptions, generate_motion
 from talkingface.pipeline import AnimateOptions, animate
+from tests.synthetic import write_wav
 
 SILENCE_S = 1.5
 FPS = 25
-
-
-def write_wav(path: Path, samples: np.ndarray, rate: int = SAMPLE_RATE) -> Path:
-    with wave.open(str(path), "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(rate)
-        handle.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
 
 
 @pytest.fixture(scope="module")
