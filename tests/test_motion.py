@@ -7,6 +7,7 @@ import pytest
 
 from talkingface.errors import OptionError
 from talkingface.motion.generate import MotionOptions, generate_motion
+from talkingface.motion.lips import ANTICIPATION_S
 from tests.synthetic import make_track, syllables
 
 def at(motion, name: str, t: float) -> float:
@@ -20,7 +21,8 @@ def papa():
 
 
 def centre(segment) -> float:
-    return 0.5 * (segment[1] + segment[2])
+    """Where a viseme peaks: its segment's middle, less the lips' anticipation of the sound."""
+    return 0.5 * (segment[1] + segment[2]) - ANTICIPATION_S
 
 
 def test_bilabials_close_lips_and_open_vowels_open_jaw(papa):

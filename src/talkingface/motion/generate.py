@@ -87,13 +87,14 @@ def _add_lips(values: np.ndarray, track, times: np.ndarray, activity: np.ndarray
     """Write the lip and jaw curves into values (T, P) in place."""
     columns = lips.lip_columns()
     curves = lips.coarticulate(track.visemes, times)
+    jaw = lips.LIP_PARAMETERS.index("jawOpen")
+    curves[:, jaw] = lips.coarticulate(track.visemes, times, rate_scale=lips.JAW_RATE_SCALE)[:, jaw]
     gain = _at_times(lips.loudness_gain(track.loudness_db, track.speech_activity), track.feature_rate, times)
     for name in lips.LOUDNESS_SCALED:
         curves[:, lips.LIP_PARAMETERS.index(name)] *= gain
     covered = _phone_coverage(track.phones, times)
     acoustic = _at_times(lips.acoustic_jaw(track.loudness_db, track.voicing, track.speech_activity),
                          track.feature_rate, times)
-    jaw = lips.LIP_PARAMETERS.index("jawOpen")
     curves[:, jaw] = covered * curves[:, jaw] + (1 - covered) * acoustic
     curves = gaussian_filter1d(curves, sigma=0.5, axis=0)  # no frame-to-frame popping
     values[:, columns] = np.clip(curves * articulation, 0.0, 1.0)
