@@ -3,6 +3,7 @@
     talkingface render PORTRAIT AUDIO -o OUT.mp4     portrait + speech -> talking-head video
     talkingface motion AUDIO -o motion.json|.csv     speech -> motion timeline (ARKit names)
     talkingface eval VIDEO ...                       measure lip-sync, identity, liveliness
+    talkingface serve [--port 8000]                  web page, REST jobs, live WebSocket (127.0.0.1)
 """
 
 from __future__ import annotations
@@ -92,8 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_motion_arguments(motion)
     motion.set_defaults(run=_motion)
     from talkingface.evaluate.cli import add_eval_command
+    from talkingface.server.cli import add_serve_command
 
     add_eval_command(commands)
+    add_serve_command(commands)
     return parser
 
 

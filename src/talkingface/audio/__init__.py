@@ -7,8 +7,11 @@ activity, words, phones and visemes.
 
 Modules: ``decode`` (files and arrays -> ``Audio``), ``features`` (100 frames/s acoustic
 features, voice activity), ``text`` (transcript normalisation), ``phones`` (pocketsphinx
-recognition and forced alignment), ``visemes`` (phone -> viseme table), ``track``
-(``analyse_audio``).
+recognition and forced alignment of one span), ``align`` (which spans, recognised or given
+words), ``visemes`` (phone -> viseme table), ``track`` (``analyse_audio``).
+
+Speed on a 2-core CPU: acoustic only ~600x real time, with a transcript ~40x, recognising the
+words ~20x.
 """
 
 from talkingface.audio.decode import SAMPLE_RATE, Audio, audio_from_array, load_audio

@@ -14,7 +14,6 @@ from fractions import Fraction
 
 import av
 import numpy as np
-from scipy.signal import resample_poly
 
 from talkingface.errors import AudioError, InputNotFoundError, OptionError
 
@@ -24,7 +23,7 @@ SAMPLE_RATE = 16000
 SILENT_PEAK_DBFS = -60.0
 """A file whose peak level is below this (dB re full scale) is rejected as silent."""
 SILENT_RMS_DBFS = -75.0
-"""A file whose overall RMS level is below this is rejected as silent (e.g. one click in silence)."""
+"""A file whose overall RMS level is below this is rejected as silent (one click in silence)."""
 
 _MIN_RATE, _MAX_RATE = 1000, 1_000_000
 
@@ -125,8 +124,7 @@ def audio_from_array(samples: np.ndarray, sample_rate: int, *, source: str = "<a
     rate = _check_rate(sample_rate)
     mono = _to_mono_float(np.asarray(samples))
     if rate != SAMPLE_RATE and mono.size:
-        g = math.gcd(rate, SAMPLE_RATE)
-        mono = resample_poly(mono, SAMPLE_RATE // g, rate // g).astype(np.float32)
+        mono = _resample(mono, rate)
     return Audio(np.clip(mono, -1.0, 1.0).astype(np.float32, copy=False), SAMPLE_RATE, str(source))
 
 
@@ -155,7 +153,8 @@ def _reason(exc: BaseException) -> str:
     return str(text).strip() or type(exc).__name__
 
 
-def _container_duration(container: av.container.InputContainer, stream: av.AudioStream) -> float | None:
+def _container_duration(container: av.container.InputContainer,
+                        stream: av.AudioStream) -> float | None:
     """Duration in seconds the container declares for ``stream``, or None if unknown."""
     if stream.duration is not None and stream.time_base is not None:
         return float(stream.duration * stream.time_base)
@@ -171,8 +170,14 @@ def _too_long(path: str, seconds: float, max_seconds: float) -> AudioError:
 
 def _decode_stream(container: av.container.InputContainer, stream: av.AudioStream, path: str,
                    max_seconds: float) -> np.ndarray:
-    """All samples of ``stream``, shape (N,) float32 at 16 kHz; stops early when too long."""
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+    """All samples of ``stream``, shape (N,) float32 at 16 kHz; stops early when too long.
+
+    Channels are averaged (more than two are first mixed down to stereo by FFmpeg), so a
+    full-scale stereo file stays within [-1, 1].
+    """
+    channels = stream.codec_context.channels or 1
+    resampler = av.AudioResampler(format="fltp", layout="mono" if channels == 1 else "stereo",
+                                  rate=SAMPLE_RATE)
     limit = int(max_seconds * SAMPLE_RATE) + SAMPLE_RATE // 2
     chunks: list[np.ndarray] = []
     count = 0
@@ -180,15 +185,15 @@ def _decode_stream(container: av.container.InputContainer, stream: av.AudioStrea
         for frame in container.decode(stream):
             frame.pts = None  # let the resampler count samples; broken timestamps are common
             for out in resampler.resample(frame):
-                chunk = out.to_ndarray().reshape(-1)
-                chunks.append(chunk)
-                count += chunk.size
+                chunks.append(out.to_ndarray().mean(axis=0, dtype=np.float32))
+                count += chunks[-1].size
             if count > limit:
                 raise _too_long(path, count / SAMPLE_RATE, max_seconds)
         for out in resampler.resample(None):
-            chunks.append(out.to_ndarray().reshape(-1))
+            chunks.append(out.to_ndarray().mean(axis=0, dtype=np.float32))
     except (av.FFmpegError, ValueError) as exc:
-        raise AudioError(path, f"is corrupt or truncated: decoding failed ({_reason(exc)})") from exc
+        problem = f"is corrupt or truncated: decoding failed ({_reason(exc)})"
+        raise AudioError(path, problem) from exc
     if not chunks:
         return np.zeros(0, np.float32)
     return np.clip(np.concatenate(chunks), -1.0, 1.0).astype(np.float32, copy=False)
@@ -225,6 +230,18 @@ def _check_rate(sample_rate: object) -> int:
         raise OptionError("sample_rate", sample_rate,
                           f"must be a whole number of Hz from {_MIN_RATE} to {_MAX_RATE}")
     return int(rate)
+
+
+def _resample(mono: np.ndarray, rate: int) -> np.ndarray:
+    """(N,) float32 at ``rate`` -> (M,) float32 at 16 kHz with FFmpeg's resampler, as files are."""
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(mono[None, :]), format="flt",
+                                       layout="mono")
+    frame.sample_rate = rate
+    out = [*resampler.resample(frame), *resampler.resample(None)]
+    if not out:
+        return np.zeros(0, np.float32)
+    return np.concatenate([f.to_ndarray().reshape(-1) for f in out])
 
 
 def _to_mono_float(samples: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ FLOOR_DB = -100.0
 """Loudness of digital silence, in dBFS."""
 
 _RMS_WINDOW = 400  # samples, 25 ms
+_UNIT = 40  # samples; HOP and _RMS_WINDOW are multiples of it, and so is their half-difference
 _PITCH_FLOOR_HZ, _PITCH_CEILING_HZ = 75.0, 600.0
 
 
@@ -42,12 +43,16 @@ def loudness_db(samples: np.ndarray) -> np.ndarray:
     t = n_frames(samples.size)
     if t == 0:
         return np.zeros(0, np.float32)
-    x = samples.astype(np.float64)
-    csum = np.concatenate(([0.0], np.cumsum(x * x)))
-    centre = np.arange(t) * HOP + HOP // 2
-    lo = np.clip(centre - _RMS_WINDOW // 2, 0, x.size)
-    hi = np.clip(centre + _RMS_WINDOW // 2, 0, x.size)
-    power = (csum[hi] - csum[lo]) / _RMS_WINDOW
+    # energies of 40-sample units (little memory for long audio); frame i's window
+    # [160 i - 120, 160 i + 280) is units 4 i .. 4 i + 9 of the signal padded by 120 samples
+    lead = (_RMS_WINDOW - HOP) // 2
+    padded = np.zeros((t * HOP // _UNIT + _RMS_WINDOW // _UNIT) * _UNIT, np.float32)
+    padded[lead:lead + samples.size] = samples
+    blocks = padded.reshape(-1, _UNIT)
+    energy = np.einsum("ij,ij->i", blocks, blocks).astype(np.float64)
+    csum = np.concatenate(([0.0], np.cumsum(energy)))
+    start = np.arange(t) * (HOP // _UNIT)
+    power = (csum[start + _RMS_WINDOW // _UNIT] - csum[start]) / _RMS_WINDOW
     db = 10.0 * np.log10(np.maximum(power, 10.0 ** (FLOOR_DB / 10.0)))
     return db.astype(np.float32)
 
@@ -97,10 +102,10 @@ class VadSettings:
     min_margin_db: float = 6.0
     absolute_floor_db: float = -60.0
     hysteresis_db: float = 4.0
-    min_gap_s: float = 0.2
+    min_gap_s: float = 0.12
     min_speech_s: float = 0.06
-    onset_pad_s: float = 0.05
-    hangover_s: float = 0.15
+    onset_pad_s: float = 0.03
+    hangover_s: float = 0.08
 
 
 def speech_activity(loudness: np.ndarray, *, settings: VadSettings = VadSettings()) -> np.ndarray:
@@ -135,12 +140,14 @@ def speech_regions(activity: np.ndarray) -> list[tuple[int, int]]:
 
 
 def split_utterances(activity: np.ndarray, loudness: np.ndarray, *, max_s: float = 12.0,
-                     target_s: float = 8.0, pad_s: float = 0.2) -> list[tuple[int, int]]:
+                     target_s: float = 8.0, join_gap_s: float = 0.6,
+                     pad_s: float = 0.2) -> list[tuple[int, int]]:
     """Group speech into utterances for the recogniser, cut at pauses.
 
-    Speech regions are joined while the utterance stays under ``target_s``; a region longer
-    than ``max_s`` (speech without pauses) is cut at its quietest frames. Each utterance gets up
-    to ``pad_s`` of context on both sides, without overlapping its neighbours.
+    Speech regions less than ``join_gap_s`` apart are joined while the utterance stays under
+    ``target_s``; a region longer than ``max_s`` (speech without pauses) is cut at its quietest
+    frames. Each utterance gets up to ``pad_s`` of context on both sides, without overlapping
+    its neighbours; longer pauses are not decoded at all.
 
     Parameters
     ----------
@@ -156,7 +163,8 @@ def split_utterances(activity: np.ndarray, loudness: np.ndarray, *, max_s: float
         regions.extend(_cut_long(start, end, loudness, _frames(max_s), _frames(target_s)))
     groups: list[tuple[int, int]] = []
     for start, end in regions:
-        if groups and end - groups[-1][0] <= _frames(target_s):
+        if (groups and end - groups[-1][0] <= _frames(target_s)
+                and start - groups[-1][1] < _frames(join_gap_s)):
             groups[-1] = (groups[-1][0], end)
         else:
             groups.append((start, end))
@@ -175,7 +183,7 @@ def _runs(mask: np.ndarray, value: bool) -> list[tuple[int, int]]:
     """(start, end) of each run of ``value`` in ``mask``, end exclusive."""
     m = np.concatenate(([not value], mask == value, [not value])).astype(np.int8)
     edges = np.flatnonzero(np.diff(m))
-    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
 def _hysteresis(x: np.ndarray, high: float, low: float) -> np.ndarray:

@@ -1,27 +1,26 @@
-"""Words and phones with timings, from pocketsphinx (English acoustic model, CMU dictionary).
+"""pocketsphinx wrappers: recognise English words, force-align words to get timed phones.
 
-Two ways in:
+- ``make_recognizer`` / ``recognise``: n-gram recognition of one utterance (a 10k-word
+  vocabulary, pruned for speed: about 30x real time here).
+- ``make_aligner`` / ``add_words`` / ``align``: forced alignment of known words to one span of
+  at most ~30 s: a word-level pass (wide beams), then a state-level pass for phone timings.
 
-- ``recognise_and_align``: recognise English words with the n-gram language model, then
-  force-align the recognised words (a second, state-level pass) to get phone timings.
-- ``align_transcript``: force-align a given transcript: a word-level pass over the whole speech,
-  then a state-level pass for phone timings (in chunks when the speech is long).
-
-Both work on one span of audio at a time and report times in seconds from the start of the whole
-audio. A span that cannot be decoded (not English, singing, noise, alignment fails) yields no
-phones: callers treat it as acoustic-only. Decoders are built per call, never at import time.
+Times are seconds from the start of the whole audio (callers pass each span's offset). Nothing
+here raises on undecodable audio: ``recognise`` returns no words and ``align`` returns None.
+Decoders are built per call, never at import time; they are not thread-safe.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from types import MappingProxyType
 
 import numpy as np
 import pocketsphinx
-
-from talkingface.audio.decode import SAMPLE_RATE
 
 FRAME_RATE = 100  # pocketsphinx frames per second (frate)
 SIL = "SIL"
@@ -50,9 +49,9 @@ class TimedWord:
 class DecoderSettings:
     """pocketsphinx options (names as in ``pocketsphinx.Config``) for one kind of pass.
 
-    The recognition defaults trade a little accuracy for speed (no flat-lexicon and lattice
-    passes, a cap on active HMMs); the alignment defaults use the wide beams that long
-    utterances need.
+    ``vocabulary`` limits a recogniser to that many of the language model's most frequent words
+    (0 = the whole dictionary); an aligner starts with an empty dictionary and gets the words
+    it needs added.
     """
 
     beam: float = 1e-48
@@ -64,34 +63,93 @@ class DecoderSettings:
     ds: int = 1
     fwdflat: bool = False
     bestpath: bool = False
-    use_lm: bool = True
+    vocabulary: int = 0
     extra: tuple[tuple[str, object], ...] = field(default=())
 
     def kwargs(self) -> dict[str, object]:
-        """Keyword arguments for ``pocketsphinx.Decoder``."""
-        opts = {k: v for k, v in asdict(self).items() if k not in ("use_lm", "extra")}
-        opts.update(dict(self.extra))
-        model = pocketsphinx.get_model_path()
-        opts["hmm"] = os.path.join(model, "en-us", "en-us")
-        opts["dict"] = os.path.join(model, "en-us", "cmudict-en-us.dict")
-        opts["lm"] = os.path.join(model, "en-us", "en-us.lm.bin") if self.use_lm else None
+        """Keyword arguments for ``pocketsphinx.Decoder`` (without ``dict`` and ``lm``)."""
+        opts = {k: v for k, v in asdict(self).items() if k not in ("vocabulary", "extra")}
+        opts["hmm"] = os.path.join(_model_dir(), "en-us")
         opts["loglevel"] = "FATAL"
         opts["logfn"] = os.devnull
+        opts.update(dict(self.extra))
         return opts
 
 
-RECOGNITION = DecoderSettings(beam=1e-40, wbeam=1e-30, pbeam=1e-40, maxhmmpf=2000, maxwpf=10,
-                              topn=2)
-ALIGNMENT = DecoderSettings(beam=1e-80, wbeam=1e-60, pbeam=1e-80, use_lm=False)
+RECOGNITION = DecoderSettings(beam=1e-40, wbeam=1e-30, pbeam=1e-40, maxhmmpf=1000, maxwpf=10,
+                              topn=2, ds=2, vocabulary=10000)
+ALIGNMENT = DecoderSettings(beam=1e-80, wbeam=1e-60, pbeam=1e-80, topn=2, ds=2)
 
-MAX_ALIGN_CHUNK_S = 30.0
-"""The state-level alignment pass keeps a table of (states x frames); longer speech is aligned
-in chunks of at most this many seconds, cut at pauses found by the word-level pass."""
+FRAME_CENTRE_S = 0.008
+"""Added to pocketsphinx boundaries: frame ``i`` analyses a 25.6 ms window starting at
+``i / 100`` s, so a boundary between frames ``i - 1`` and ``i`` lies at about ``i / 100 + 8 ms``."""
 
 
-def make_decoder(settings: DecoderSettings) -> pocketsphinx.Decoder:
-    """A new pocketsphinx decoder with ``settings`` (loads the model: ~0.1-0.3 s)."""
-    return pocketsphinx.Decoder(**settings.kwargs())
+def _model_dir() -> str:
+    return os.path.join(pocketsphinx.get_model_path(), "en-us")
+
+
+@lru_cache(maxsize=1)
+def pronunciations() -> Mapping[str, tuple[str, ...]]:
+    """The CMU dictionary shipped with pocketsphinx: word -> pronunciations (ARPAbet strings).
+
+    Read once per process (~0.1 s) and shared read-only.
+    """
+    prons: dict[str, list[str]] = {}
+    with open(os.path.join(_model_dir(), "cmudict-en-us.dict"), encoding="utf-8") as f:
+        for line in f:
+            word, _, phones = line.strip().partition(" ")
+            if phones:
+                prons.setdefault(word.split("(")[0], []).append(phones.strip())
+    return MappingProxyType({w: tuple(p) for w, p in prons.items()})
+
+
+@lru_cache(maxsize=2)
+def _vocabulary_text(size: int) -> str:
+    """Dictionary file text with the ``size`` words the language model finds most frequent."""
+    prons = pronunciations()
+    lm = pocketsphinx.NGramModel(pocketsphinx.Config(loglevel="FATAL", logfn=os.devnull),
+                                 pocketsphinx.LogMath(), os.path.join(_model_dir(), "en-us.lm.bin"))
+    ranked = sorted(prons, key=lambda w: -lm.prob([w]))[:size] if size else sorted(prons)
+    return "".join(f"{w}{f'({i + 1})' if i else ''} {p}\n"
+                   for w in ranked for i, p in enumerate(prons[w]))
+
+
+def make_recognizer(settings: DecoderSettings = RECOGNITION) -> pocketsphinx.Decoder:
+    """A decoder with the English n-gram language model (~0.1 s to build)."""
+    with tempfile.TemporaryDirectory(prefix="talkingface-") as tmp:
+        path = os.path.join(tmp, "vocabulary.dict")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(_vocabulary_text(settings.vocabulary))
+        lm = os.path.join(_model_dir(), "en-us.lm.bin")
+        return pocketsphinx.Decoder(**settings.kwargs(), lm=lm, dict=path)
+
+
+def make_aligner(settings: DecoderSettings = ALIGNMENT) -> pocketsphinx.Decoder:
+    """A decoder for forced alignment, with an empty dictionary (see ``add_words``)."""
+    return pocketsphinx.Decoder(**settings.kwargs(), lm=None, dict=os.devnull)
+
+
+def add_words(decoder: pocketsphinx.Decoder, words: Sequence[str]) -> list[str]:
+    """Add the pronunciations of ``words`` to ``decoder``; return the words it can align.
+
+    Unknown words are dropped, except ``x's`` when ``x`` is known (pronounced ``x`` + /Z/).
+    """
+    prons = pronunciations()
+    known, new, queued = [], [], set()
+    for word in words:
+        if word not in queued and decoder.lookup_word(word) is None:
+            options = prons.get(word)
+            if options is None and word.endswith("'s") and word[:-2] in prons:
+                options = tuple(p + " Z" for p in prons[word[:-2]])
+            if options is None:
+                continue
+            new.extend((f"{word}({i + 1})" if i else word, p) for i, p in enumerate(options))
+            queued.add(word)
+        known.append(word)
+    for i, (word, phones) in enumerate(new):
+        decoder.add_word(word, phones, i == len(new) - 1)
+    return known
 
 
 def to_pcm16(samples: np.ndarray) -> bytes:
@@ -117,87 +175,51 @@ class SpanResult:
         return SpanResult(unaligned=((round(start_s, 4), round(end_s, 4)),))
 
 
-def recognise_and_align(decoder: pocketsphinx.Decoder, samples: np.ndarray,
-                        offset_s: float) -> SpanResult:
-    """Recognise the words in one utterance and align them to get phones.
+def recognise(recognizer: pocketsphinx.Decoder, samples: np.ndarray) -> list[str]:
+    """Words recognised in one utterance (no fillers); empty when nothing is recognised.
 
     Parameters
     ----------
-    decoder : pocketsphinx.Decoder
-        Made with an n-gram language model (``RECOGNITION``); left on its n-gram search.
+    recognizer : pocketsphinx.Decoder
+        From ``make_recognizer``.
     samples : np.ndarray, shape (N,), float32 at 16 kHz
         One utterance, ideally under ~15 s, with a little silence around it.
-    offset_s : float
-        Start time of ``samples`` within the whole audio, added to every time.
     """
-    pcm = to_pcm16(samples)
-    failed = SpanResult.failed(offset_s, offset_s + samples.size / SAMPLE_RATE)
     try:
-        _decode(decoder, pcm)
-        if decoder.hyp() is None or not _real_words(seg.word for seg in decoder.seg()):
-            return failed
-        decoder.set_alignment()
-        _decode(decoder, pcm)
-        result = _read_alignment(decoder.get_alignment(), offset_s)
+        _decode(recognizer, to_pcm16(samples))
+        return _real_words(seg.word for seg in recognizer.seg())
     except RuntimeError:
-        return failed
-    finally:
-        decoder.activate_search()
-    return result if result.phones else failed
+        return []
 
 
-def align_transcript(decoder: pocketsphinx.Decoder, samples: np.ndarray, words: Sequence[str],
-                     offset_s: float) -> SpanResult | None:
-    """Force-align ``words`` (all in the dictionary) to ``samples``.
+def align(aligner: pocketsphinx.Decoder, samples: np.ndarray, words: Sequence[str],
+          offset_s: float) -> SpanResult | None:
+    """Force-align ``words`` to ``samples``: a word-level pass, then a state-level pass.
 
     Parameters
     ----------
-    decoder : pocketsphinx.Decoder
-        Made with ``ALIGNMENT`` settings (no language model needed).
+    aligner : pocketsphinx.Decoder
+        From ``make_aligner``, with ``words`` already added (``add_words``).
     samples : np.ndarray, shape (N,), float32 at 16 kHz
+        At most ~30 s: the state-level pass keeps a (states x frames) table, and the word-level
+        pass slows down with (words x frames).
     words : sequence of str
-        Dictionary words, in order.
+        The words, in order.
     offset_s : float
-        Start time of ``samples`` within the whole audio.
+        Start time of ``samples`` within the whole audio, added to every time.
 
     Returns
     -------
-    SpanResult, or None when the words cannot be aligned to this audio at all.
+    SpanResult, or None when the words cannot be aligned to this audio at all. If only the
+    phone-level pass fails, the words come with no phones and the span is ``unaligned``.
     """
-    pcm = to_pcm16(samples)
-    word_segments = _align_words(decoder, pcm, words)
-    if word_segments is None:
+    if not words:
         return None
-    total = len(pcm) // 320
-    chunks = _chunks(word_segments, total, int(MAX_ALIGN_CHUNK_S * FRAME_RATE))
-    if len(chunks) == 1:
-        return (_phone_pass(decoder, pcm, 0, offset_s)
-                or _words_only(word_segments, 0, total, offset_s))
-    results = []
-    for start_fr, end_fr, chunk_words in chunks:
-        if not chunk_words:
-            continue  # a pause: silence
-        part = pcm[start_fr * 320:end_fr * 320]
-        result = None
-        if _align_words(decoder, part, chunk_words) is not None:
-            result = _phone_pass(decoder, part, start_fr, offset_s)
-        results.append(result or _words_only(word_segments, start_fr, end_fr, offset_s))
-    return SpanResult(tuple(w for r in results for w in r.words),
-                      tuple(p for r in results for p in r.phones),
-                      tuple(u for r in results for u in r.unaligned))
-
-
-def dictionary_words(decoder: pocketsphinx.Decoder, words: Sequence[str]) -> list[str]:
-    """Keep the words the decoder's dictionary knows; ``x's`` falls back to ``x`` + /Z/ (added to
-    the decoder's dictionary); other unknown words are dropped."""
-    known = []
-    for word in words:
-        if decoder.lookup_word(word) is not None:
-            known.append(word)
-        elif word.endswith("'s") and (base := decoder.lookup_word(word[:-2])) is not None:
-            decoder.add_word(word, base + " Z", True)
-            known.append(word)
-    return known
+    pcm = to_pcm16(samples)
+    segments = _align_words(aligner, pcm, words)
+    if segments is None:
+        return None
+    return _phone_pass(aligner, pcm, offset_s) or _words_only(segments, len(pcm) // 320, offset_s)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -228,13 +250,12 @@ def _align_words(decoder: pocketsphinx.Decoder, pcm: bytes,
         return None
 
 
-def _phone_pass(decoder: pocketsphinx.Decoder, pcm: bytes, start_fr: int,
-                offset_s: float) -> SpanResult | None:
+def _phone_pass(decoder: pocketsphinx.Decoder, pcm: bytes, offset_s: float) -> SpanResult | None:
     """State-level pass on the current word hypothesis; None if it fails."""
     try:
         decoder.set_alignment()
         _decode(decoder, pcm)
-        result = _read_alignment(decoder.get_alignment(), offset_s + start_fr / FRAME_RATE)
+        result = _read_alignment(decoder.get_alignment(), offset_s)
     except RuntimeError:
         return None
     return result if result.phones else None
@@ -268,33 +289,12 @@ def clean_phone(name: str) -> str:
 
 
 def _t(frame: int, offset_s: float) -> float:
-    return round(offset_s + frame / FRAME_RATE, 4)
+    return round(offset_s + frame / FRAME_RATE + (FRAME_CENTRE_S if frame else 0.0), 4)
 
 
-def _words_only(segments: Sequence[tuple[str, int, int]], start_fr: int, end_fr: int,
+def _words_only(segments: Sequence[tuple[str, int, int]], n_frames: int,
                 offset_s: float) -> SpanResult:
-    """Words of a word-level alignment within frames [start_fr, end_fr), without phones."""
+    """Words of a word-level alignment, without phones: the span is unaligned."""
     words = [TimedWord(w, _t(s, offset_s), _t(e, offset_s))
-             for (name, s, e) in segments if start_fr <= s < end_fr for w in _real_words([name])]
-    return SpanResult(tuple(words), (), ((_t(start_fr, offset_s), _t(end_fr, offset_s)),))
-
-
-def _chunks(segments: Sequence[tuple[str, int, int]], total_frames: int,
-            max_frames: int) -> list[tuple[int, int, list[str]]]:
-    """Cut a word alignment into contiguous (start frame, end frame, words) chunks covering
-    ``[0, total_frames)``, each at most about ``max_frames`` long, cut in the middle of the
-    longest pause (filler segment) available."""
-    chunks: list[tuple[int, int, list[str]]] = []
-    start, words = 0, []
-    pause: tuple[int, int, int] | None = None  # (start, end, number of words before it)
-    for name, s, e in segments:
-        real = _real_words([name])
-        if not real and words and (pause is None or e - s >= pause[1] - pause[0]):
-            pause = (s, e, len(words))
-        words.extend(real)
-        if e - start > max_frames and pause is not None:
-            cut = (pause[0] + pause[1]) // 2
-            chunks.append((start, cut, words[:pause[2]]))
-            start, words, pause = cut, words[pause[2]:], None
-    chunks.append((start, max(total_frames, start + 1), words))
-    return chunks
+             for (name, s, e) in segments for w in _real_words([name])]
+    return SpanResult(tuple(words), (), ((round(offset_s, 4), _t(n_frames, offset_s)),))

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from talkingface.audio import features as F
-from talkingface.audio import phones as P
+from talkingface.audio.align import transcribe
 from talkingface.audio.decode import SAMPLE_RATE, Audio
-from talkingface.audio.phones import SIL, SpanResult, TimedPhone, TimedWord
-from talkingface.audio.text import normalise_transcript
+from talkingface.audio.phones import SIL, TimedPhone, TimedWord
 from talkingface.audio.visemes import TimedViseme, phones_to_visemes
 from talkingface.errors import OptionError
 
@@ -99,7 +98,7 @@ def analyse_audio(audio: Audio, *, transcript: str | None = None,
     phones: tuple[TimedPhone, ...] = ()
     source = "none"
     if phonetic and np.any(activity > 0.5):
-        spans, source = _transcribe(samples, activity, loud, transcript)
+        spans, source = transcribe(samples, activity, loud, transcript)
         words = tuple(sorted((w for s in spans for w in s.words), key=lambda w: w.start_s))
         phones = fill_timeline([p for s in spans for p in s.phones],
                                [u for s in spans for u in s.unaligned], audio.duration_s)
@@ -120,23 +119,6 @@ def _check_args(audio: object, transcript: object, phonetic: object) -> None:
         raise OptionError("transcript", type(transcript).__name__, "must be a str or None")
     if not isinstance(phonetic, bool):
         raise OptionError("phonetic", phonetic, "must be True or False")
-
-
-def _transcribe(samples: np.ndarray, activity: np.ndarray, loud: np.ndarray,
-                transcript: str | None) -> tuple[list[SpanResult], str]:
-    """Span results from the given transcript, else from recognition per utterance."""
-    if transcript is not None and (words := normalise_transcript(transcript)):
-        decoder = P.make_decoder(P.ALIGNMENT)
-        known = P.dictionary_words(decoder, words)
-        result = P.align_transcript(decoder, samples, known, 0.0) if known else None
-        if result is not None:
-            return [result], "given"
-    decoder = P.make_decoder(P.RECOGNITION)
-    spans = []
-    for start, end in F.split_utterances(activity, loud):
-        lo, hi = start * F.HOP, min(end * F.HOP, samples.size)
-        spans.append(P.recognise_and_align(decoder, samples[lo:hi], lo / SAMPLE_RATE))
-    return spans, "recognized"
 
 
 def fill_timeline(phones: Iterable[TimedPhone], unaligned: Sequence[tuple[float, float]],

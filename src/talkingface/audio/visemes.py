@@ -80,7 +80,8 @@ def phones_to_visemes(phones: Iterable[_PhoneLike]) -> tuple[TimedViseme, ...]:
     seq: Sequence[_PhoneLike] = list(phones)
     out = []
     for i, ph in enumerate(seq):
-        nxt = seq[i + 1].phone if i + 1 < len(seq) and seq[i + 1].start_s <= ph.end_s + 1e-6 else None
+        touching = i + 1 < len(seq) and seq[i + 1].start_s <= ph.end_s + 1e-6
+        nxt = seq[i + 1].phone if touching else None
         out.append(TimedViseme(phone_viseme(ph.phone, nxt), float(ph.start_s), float(ph.end_s),
                                ph.phone))
     return tuple(out)

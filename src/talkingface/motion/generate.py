@@ -51,7 +51,7 @@ def generate_motion(track, options: MotionOptions = MotionOptions()) -> Motion:
     times = np.arange(frames, dtype=np.float32) / fps
     motion = Motion.neutral(frames, fps)
     activity = _at_times(track.speech_activity, track.feature_rate, times)
-    _add_lips(motion.values, track, times, activity, options.articulation)
+    _add_lips(motion.values, track, times, activity, options.articulation, fps)
     rng = np.random.default_rng(options.seed)
     emphasis = performance.speech_emphasis(track.loudness_db, track.pitch_hz, track.speech_activity,
                                            track.feature_rate, times)
@@ -83,7 +83,7 @@ def _at_times(curve: np.ndarray, rate: float, times: np.ndarray) -> np.ndarray:
 
 
 def _add_lips(values: np.ndarray, track, times: np.ndarray, activity: np.ndarray,
-              articulation: float) -> None:
+              articulation: float, fps: float) -> None:
     """Write the lip and jaw curves into values (T, P) in place."""
     columns = lips.lip_columns()
     curves = lips.coarticulate(track.visemes, times)
@@ -96,6 +96,9 @@ def _add_lips(values: np.ndarray, track, times: np.ndarray, activity: np.ndarray
     acoustic = _at_times(lips.acoustic_jaw(track.loudness_db, track.voicing, track.speech_activity),
                          track.feature_rate, times)
     curves[:, jaw] = covered * curves[:, jaw] + (1 - covered) * acoustic
+    # the jaw settles within about 0.1 s once speech stops (the slow jaw blend would linger)
+    speaking = np.clip(1.5 * gaussian_filter1d(activity, sigma=0.05 * fps), 0, 1)
+    curves[:, jaw] *= speaking
     curves = gaussian_filter1d(curves, sigma=0.5, axis=0)  # no frame-to-frame popping
     values[:, columns] = np.clip(curves * articulation, 0.0, 1.0)
 

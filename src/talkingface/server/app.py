@@ -1,0 +1,401 @@
+"""The FastAPI application: REST render jobs, the live WebSocket and the web page.
+
+    from talkingface.server import ServerSettings, create_app
+    app = create_app(ServerSettings(max_sessions=2))      # serve with uvicorn
+
+Routes (the OpenAPI schema is at /openapi.json, interactive docs at /docs):
+
+    GET  /                          the web page
+    GET  /api/health                status and load
+    GET  /api/examples              example portraits;  GET /api/examples/{name} its image
+    POST /api/portraits             upload + analyse a portrait -> id
+    POST /api/jobs                  portrait (file or id) + audio + options -> job (202)
+    GET  /api/jobs                  all jobs;  GET /api/jobs/{id} one job with its progress
+    POST /api/jobs/{id}/cancel      stop a job;  DELETE /api/jobs/{id} stop and remove it
+    GET  /api/jobs/{id}/video       the MP4 of a finished job
+    WS   /api/live                  live session (docs/STREAMING.md)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile, WebSocket
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from talkingface.audio import load_audio
+from talkingface.errors import InputFileError, OptionError, TalkingFaceError
+from talkingface.motion.controls import EMOTIONS, Controls
+from talkingface.pipeline import AnimateOptions
+from talkingface.server.jobs import InvalidJobId, JobInfo, JobManager, QueueFullError, UnknownJob
+from talkingface.server.limits import BodyLimitMiddleware, SameOriginMiddleware
+from talkingface.server.live import CLOSE_BUSY, CLOSE_POLICY, CLOSE_UNKNOWN_PORTRAIT, LiveConnection, live_params
+from talkingface.server.portraits import PortraitInfo, PortraitStore, UnknownPortrait
+from talkingface.server.settings import ServerSettings
+from talkingface.stream import StreamOptions, StreamSession
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+_COPY_CHUNK = 1 << 20
+
+
+class Slots:
+    """A counter of live sessions with a hard limit (event-loop only, no locking needed)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used = limit, 0
+
+    def acquire(self) -> bool:
+        if self.used >= self.limit:
+            return False
+        self.used += 1
+        return True
+
+    def release(self) -> None:
+        self.used -= 1
+
+
+@dataclass
+class ServerState:
+    """Everything the routes share; one per application (no module globals)."""
+
+    settings: ServerSettings
+    root: Path
+    jobs: JobManager
+    portraits: PortraitStore
+    slots: Slots
+    live_executor: ThreadPoolExecutor
+    owns_root: bool
+
+
+# --------------------------------------------------------------------------------- response models
+
+class PortraitModel(BaseModel):
+    id: str
+    width: int
+    height: int
+    faces_found: int
+
+
+class JobModel(BaseModel):
+    id: str
+    state: str
+    done: int
+    total: int
+    progress: float
+    error: str | None
+    created: float
+    started: float | None
+    finished: float | None
+    duration_s: float | None
+    options: dict
+
+
+class ExampleModel(BaseModel):
+    name: str
+    url: str
+
+
+class HealthModel(BaseModel):
+    status: str
+    live_sessions: int
+    max_live_sessions: int
+    jobs_active: int
+    emotions: list[str]
+
+
+def _job_model(info: JobInfo) -> JobModel:
+    return JobModel(**asdict(info))
+
+
+def _portrait_model(info: PortraitInfo) -> PortraitModel:
+    return PortraitModel(**asdict(info))
+
+
+# --------------------------------------------------------------------------------- application
+
+def create_app(settings: ServerSettings | None = None) -> FastAPI:
+    """Build the application for ``settings`` (default settings when None); its state lives in
+    ``app.state.talkingface`` while the application runs (between lifespan start and stop)."""
+    settings = settings if settings is not None else ServerSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        state = _start(settings)
+        app.state.talkingface = state
+        try:
+            yield
+        finally:
+            _stop(state)
+
+    app = FastAPI(title="talkingface", version="0.1.0", lifespan=lifespan,
+                  description="One portrait + speech -> a talking-head video; live over WebSocket.")
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(SameOriginMiddleware)
+    _add_error_handlers(app)
+    _add_api_routes(app, settings)
+    _add_live_route(app, settings)
+    _add_page_routes(app)
+    return app
+
+
+def _start(settings: ServerSettings) -> ServerState:
+    owns_root = settings.data_dir is None
+    root = Path(tempfile.mkdtemp(prefix="talkingface-server-")) if owns_root else settings.data_dir
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "uploads").mkdir(exist_ok=True)
+    jobs = JobManager(root / "jobs", workers=settings.job_workers, max_queued=settings.max_queued_jobs,
+                      max_kept=settings.max_jobs_kept, ttl_s=settings.job_ttl_s)
+    portraits = PortraitStore(settings.max_portraits, settings.examples_dir, settings.max_image_pixels)
+    executor = ThreadPoolExecutor(max_workers=max(2, settings.max_sessions), thread_name_prefix="talkingface-live")
+    return ServerState(settings=settings, root=root, jobs=jobs, portraits=portraits,
+                       slots=Slots(settings.max_sessions), live_executor=executor, owns_root=owns_root)
+
+
+def _stop(state: ServerState) -> None:
+    state.jobs.shutdown()
+    state.live_executor.shutdown(wait=False, cancel_futures=True)
+    shutil.rmtree(state.root / "uploads", ignore_errors=True)
+    if state.owns_root:
+        shutil.rmtree(state.root, ignore_errors=True)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    def handler(status: int):
+        async def respond(request, error: Exception) -> JSONResponse:
+            return JSONResponse({"detail": str(error)}, status_code=status)
+        return respond
+
+    app.add_exception_handler(InvalidJobId, handler(400))
+    app.add_exception_handler(UnknownJob, handler(404))
+    app.add_exception_handler(QueueFullError, handler(503))
+    app.add_exception_handler(InputFileError, handler(400))  # ImageError, AudioError, NoFaceError
+    app.add_exception_handler(OptionError, handler(400))
+
+
+def _state(request_or_socket) -> ServerState:
+    return request_or_socket.app.state.talkingface
+
+
+async def _save_upload(upload: UploadFile, path: Path, limit: int) -> Path:
+    """Copy an upload to ``path`` (at most ``limit`` bytes: 413 beyond)."""
+    size = 0
+    with path.open("wb") as out:
+        while chunk := await upload.read(_COPY_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                out.close()
+                path.unlink(missing_ok=True)
+                raise HTTPException(413, f"{upload.filename or 'upload'}: larger than {limit} bytes")
+            out.write(chunk)
+    if size == 0:
+        path.unlink(missing_ok=True)
+        raise HTTPException(400, f"{upload.filename or 'upload'}: the file is empty")
+    return path
+
+
+def _label(upload: UploadFile, fallback: str) -> str:
+    """A display name for an upload (its base name, no folders), for error messages."""
+    name = Path(upload.filename or fallback).name[:100]
+    return name or fallback
+
+
+def _add_api_routes(app: FastAPI, settings: ServerSettings) -> None:
+    @app.get("/api/health", response_model=HealthModel, tags=["server"])
+    async def health(request: Request) -> HealthModel:
+        state = _state(request)
+        active = sum(job.state in ("queued", "running") for job in state.jobs.list())
+        return HealthModel(status="ok", live_sessions=state.slots.used, max_live_sessions=state.slots.limit,
+                           jobs_active=active, emotions=sorted(EMOTIONS))
+
+    @app.get("/api/examples", response_model=list[ExampleModel], tags=["portraits"])
+    async def examples(request: Request) -> list[ExampleModel]:
+        return [ExampleModel(name=name, url=f"/api/examples/{name}")
+                for name in _state(request).portraits.example_files()]
+
+    @app.get("/api/examples/{name}", tags=["portraits"], response_class=FileResponse)
+    async def example_image(name: str, request: Request) -> FileResponse:
+        path = _state(request).portraits.example_files().get(name)
+        if path is None:
+            raise HTTPException(404, f"no example portrait {name[:60]!r}")
+        return FileResponse(path)
+
+    @app.post("/api/portraits", response_model=PortraitModel, tags=["portraits"])
+    async def upload_portrait(request: Request, portrait: UploadFile = File(...)) -> PortraitModel:
+        """Upload and analyse a portrait; the id can then be used by jobs and live sessions."""
+        state = _state(request)
+        path = state.root / "uploads" / f"{_uuid()}.upload"
+        await _save_upload(portrait, path, settings.max_upload_bytes)
+        try:
+            info = await run_in_threadpool(state.portraits.add_file, path)
+        except InputFileError as error:
+            raise HTTPException(400, f"{_label(portrait, 'portrait')}: {error.problem}") from None
+        finally:
+            path.unlink(missing_ok=True)
+        return _portrait_model(info)
+
+    @app.get("/api/portraits/{portrait_id}", response_model=PortraitModel, tags=["portraits"])
+    async def portrait_info(portrait_id: str, request: Request) -> PortraitModel:
+        try:
+            info = await run_in_threadpool(_state(request).portraits.info, portrait_id)
+        except UnknownPortrait:
+            raise HTTPException(404, f"no portrait {portrait_id[:60]!r}") from None
+        return _portrait_model(info)
+
+    @app.post("/api/jobs", response_model=JobModel, status_code=202, tags=["jobs"])
+    async def create_job(
+        request: Request,
+        audio: UploadFile = File(..., description="speech: any audio FFmpeg reads"),
+        portrait: UploadFile | None = File(None, description="portrait image (or give portrait_id)"),
+        portrait_id: str | None = Form(None, description="id from POST /api/portraits, or an example name"),
+        fps: float = Form(25.0), size: int = Form(512), seed: int = Form(0),
+        articulation: float = Form(1.0), head_motion: float = Form(1.0), blink_rate: float = Form(17.0),
+        emotion: str = Form("neutral"), emotion_intensity: float = Form(1.0),
+        gaze_x: float = Form(0.0), gaze_y: float = Form(0.0), head_distance: float = Form(1.0),
+        phonetic: bool = Form(True), transcript: str | None = Form(None),
+    ) -> JobModel:
+        """Queue a render; poll GET /api/jobs/{id} for progress, then GET /api/jobs/{id}/video."""
+        state = _state(request)
+        if size > settings.max_render_size:
+            raise OptionError("size", size, f"must be at most {settings.max_render_size} px on this server")
+        controls = Controls(gaze=(gaze_x, gaze_y), head_distance=head_distance, emotion=emotion,
+                            emotion_intensity=emotion_intensity)
+        options = AnimateOptions(fps=fps, size=size, seed=seed, articulation=articulation,
+                                 head_motion=head_motion, blink_rate=blink_rate, controls=controls,
+                                 phonetic=phonetic, transcript=transcript or None,
+                                 max_audio_s=settings.max_audio_s, max_image_pixels=settings.max_image_pixels)
+        state.jobs.check_capacity()
+        job_id, folder = state.jobs.new_folder()
+        try:
+            audio_path = await _save_upload(audio, folder / "audio.upload", settings.max_upload_bytes)
+            await _check_audio(audio_path, _label(audio, "audio"), settings.max_audio_s)
+            avatar = await _job_avatar(state, folder, portrait, portrait_id, settings)
+            summary = {"fps": fps, "size": size, "seed": seed, "emotion": emotion,
+                       "emotion_intensity": emotion_intensity, "gaze": [gaze_x, gaze_y],
+                       "head_motion": head_motion, "articulation": articulation, "phonetic": phonetic,
+                       "portrait": _label(portrait, "portrait") if portrait and portrait.filename else portrait_id,
+                       "audio": _label(audio, "audio")}
+            info = state.jobs.submit(job_id, avatar, audio_path, options, summary)
+        except BaseException:
+            state.jobs.discard_folder(job_id)
+            raise
+        return _job_model(info)
+
+    @app.get("/api/jobs", response_model=list[JobModel], tags=["jobs"])
+    async def list_jobs(request: Request) -> list[JobModel]:
+        return [_job_model(info) for info in _state(request).jobs.list()]
+
+    @app.get("/api/jobs/{job_id}", response_model=JobModel, tags=["jobs"])
+    async def get_job(job_id: str, request: Request) -> JobModel:
+        return _job_model(_state(request).jobs.get(job_id))
+
+    @app.post("/api/jobs/{job_id}/cancel", response_model=JobModel, tags=["jobs"])
+    async def cancel_job(job_id: str, request: Request) -> JobModel:
+        return _job_model(_state(request).jobs.cancel(job_id))
+
+    @app.delete("/api/jobs/{job_id}", status_code=204, tags=["jobs"])
+    async def delete_job(job_id: str, request: Request) -> None:
+        _state(request).jobs.delete(job_id)
+
+    @app.get("/api/jobs/{job_id}/video", tags=["jobs"], response_class=FileResponse,
+             responses={200: {"content": {"video/mp4": {}}}, 409: {"description": "not finished"}})
+    async def job_video(job_id: str, request: Request) -> FileResponse:
+        state = _state(request)
+        path = state.jobs.video(job_id)
+        if path is None or not path.is_file():
+            raise HTTPException(409, f"job {job_id} has no video yet (state {state.jobs.get(job_id).state})")
+        return FileResponse(path, media_type="video/mp4", filename=f"talkingface-{job_id[:8]}.mp4")
+
+
+async def _check_audio(path: Path, label: str, max_seconds: float) -> None:
+    try:
+        await run_in_threadpool(load_audio, path, max_seconds=max_seconds)
+    except InputFileError as error:
+        raise HTTPException(400, f"{label}: {error.problem}") from None
+
+
+async def _job_avatar(state: ServerState, folder: Path, portrait: UploadFile | None,
+                      portrait_id: str | None, settings: ServerSettings):
+    if portrait is not None and portrait.filename:
+        path = await _save_upload(portrait, folder / "portrait.upload", settings.max_upload_bytes)
+        try:
+            info = await run_in_threadpool(state.portraits.add_file, path)
+        except InputFileError as error:
+            raise HTTPException(400, f"{_label(portrait, 'portrait')}: {error.problem}") from None
+        finally:
+            path.unlink(missing_ok=True)
+        return state.portraits.get(info.id)
+    if not portrait_id:
+        raise HTTPException(400, "give a portrait file or a portrait_id")
+    try:
+        return await run_in_threadpool(state.portraits.get, portrait_id)
+    except UnknownPortrait:
+        raise HTTPException(404, f"no portrait {portrait_id[:60]!r}") from None
+
+
+def _uuid() -> str:
+    return uuid.uuid4().hex
+
+
+def _add_live_route(app: FastAPI, settings: ServerSettings) -> None:
+    @app.websocket("/api/live")
+    async def live(websocket: WebSocket) -> None:
+        state = _state(websocket)
+        await websocket.accept()
+        if not state.slots.acquire():
+            await _refuse(websocket, CLOSE_BUSY, "busy",
+                          f"all {state.slots.limit} live sessions are in use; try again later")
+            return
+        try:
+            await _run_live(websocket, state, settings)
+        finally:
+            state.slots.release()
+
+
+async def _run_live(websocket: WebSocket, state: ServerState, settings: ServerSettings) -> None:
+    try:
+        params = live_params(dict(websocket.query_params), max_size=settings.max_live_size)
+        options = StreamOptions(fps=params.fps, size=params.size, lookahead_s=params.lookahead_ms / 1000,
+                                sample_rate=params.rate, seed=params.seed)
+    except OptionError as error:
+        await _refuse(websocket, CLOSE_POLICY, "bad_option", str(error))
+        return
+    loop = asyncio.get_running_loop()
+    try:
+        avatar = await loop.run_in_executor(state.live_executor, state.portraits.get, params.portrait)
+        session = await loop.run_in_executor(state.live_executor, StreamSession, avatar, options)
+    except UnknownPortrait:
+        await _refuse(websocket, CLOSE_UNKNOWN_PORTRAIT, "unknown_portrait",
+                      f"no portrait {params.portrait[:60]!r}; upload one or use an example name")
+        return
+    except TalkingFaceError as error:
+        await _refuse(websocket, CLOSE_POLICY, "bad_portrait", str(error))
+        return
+    connection = LiveConnection(websocket, session, params, executor=state.live_executor,
+                                idle_s=settings.session_idle_s, max_message_bytes=settings.max_message_bytes)
+    await connection.run()
+
+
+async def _refuse(websocket: WebSocket, code: int, error: str, message: str) -> None:
+    try:
+        await websocket.send_json({"type": "error", "code": error, "message": message})
+        await websocket.close(code=code, reason=message[:120])
+    except RuntimeError:
+        pass
+
+
+def _add_page_routes(app: FastAPI) -> None:
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -1,0 +1,299 @@
+"""``MotionStream``: audio chunks in, motion-parameter frames out, with bounded look-ahead.
+
+Pipeline per pushed chunk::
+
+    samples -> (resample to 16 kHz) -> FeatureExtractor (10 ms frames, exact for any chunking)
+            -> AcousticLips (lip targets, activity, emphasis per 10 ms) -> ring buffer
+    video frame k (time t = k / fps), once the audio up to t + lookahead has arrived:
+            lips = Gaussian-weighted mean of the targets within [t - 60 ms, t + lookahead]
+            -> CausalPerformance (head, blinks, gaze, brows) -> smoothed controls -> params (P,)
+
+State is a few fixed-size arrays, so memory stays constant however long the stream runs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from talkingface.audio.features import FEATURE_RATE, HOP
+from talkingface.errors import OptionError
+from talkingface.motion.controls import EMOTIONS, UNBOUNDED, emotion_offsets
+from talkingface.motion.lips import lip_columns
+from talkingface.motion.params import PARAMETER_INDEX, PARAMETERS
+from talkingface.stream.features import FeatureExtractor
+from talkingface.stream.lips import ACTIVITY, EMPHASIS, TARGET_COLUMNS, AcousticLips
+from talkingface.stream.options import StreamControls, StreamError, StreamOptions
+from talkingface.stream.performance import CausalPerformance
+from talkingface.stream.resample import StreamResampler
+
+SAMPLE_RATE = 16000
+_LIP_SIGMA_S = 0.02  # temporal smoothing of the lips (Gaussian sigma)
+_PAST_S = 3 * _LIP_SIGMA_S
+_BOUNDED = np.array([name not in UNBOUNDED for name in PARAMETERS])
+_MAX_BLOCK = SAMPLE_RATE  # samples processed at once (bounds temporary memory for huge pushes)
+_POSE = np.array([PARAMETER_INDEX[n] for n in ("headYaw", "headPitch", "headRoll")])
+_HEAD_Y, _SCALE, _BROW = PARAMETER_INDEX["headY"], PARAMETER_INDEX["headScale"], PARAMETER_INDEX["browInnerUp"]
+_BLINK = np.array([PARAMETER_INDEX["eyeBlinkLeft"], PARAMETER_INDEX["eyeBlinkRight"]])
+# gaze (right, up) -> eyeLook*: looking to the image's right, the subject's left eye looks out
+# (as talkingface.motion.controls.gaze_offsets)
+_LOOK = np.array([PARAMETER_INDEX[n] for n in (
+    "eyeLookOutLeft", "eyeLookInRight", "eyeLookInLeft", "eyeLookOutRight",
+    "eyeLookUpLeft", "eyeLookUpRight", "eyeLookDownLeft", "eyeLookDownRight")])
+
+
+@dataclass(frozen=True)
+class MotionFrame:
+    """One frame of motion.
+
+    index: frame number from 0; pts_s: the time it shows, ``index / fps`` seconds of the audio;
+    params: (P,) float32 ordered as ``talkingface.PARAMETERS``; ready_s: seconds of audio that had
+    been pushed when the frame could be made (at least ``pts_s + lookahead_s``, except at flush):
+    ``ready_s - pts_s`` is the algorithmic latency.
+    """
+
+    index: int
+    pts_s: float
+    params: np.ndarray
+    ready_s: float
+
+
+def to_mono_float(samples: np.ndarray | bytes | bytearray | memoryview) -> np.ndarray:
+    """Audio chunk -> (N,) float32 in [-1, 1].
+
+    Accepts float arrays (clipped), integer PCM arrays (int16: divided by 32768, other widths by
+    their range), (N, C) multichannel arrays (channels averaged), and bytes (PCM16 little-endian).
+    """
+    if isinstance(samples, (bytes, bytearray, memoryview)):
+        raw = bytes(samples)
+        if len(raw) % 2:
+            raise OptionError("samples", f"{len(raw)} bytes", "PCM16 audio must have an even number of bytes")
+        return np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
+    array = np.asarray(samples)
+    if array.ndim == 2:
+        array = array.mean(axis=1) if array.dtype.kind == "f" else _int_to_float(array).mean(axis=1)
+    if array.ndim != 1:
+        raise OptionError("samples", f"array of shape {array.shape}", "must be (N,) or (N, channels)")
+    if array.dtype.kind == "f":
+        out = array.astype(np.float32)
+        if not np.all(np.isfinite(out)):
+            raise OptionError("samples", "array with NaN or infinite values", "must be finite")
+        return np.clip(out, -1.0, 1.0)
+    return _int_to_float(array).astype(np.float32)
+
+
+def _int_to_float(array: np.ndarray) -> np.ndarray:
+    if array.dtype.kind == "i":
+        return array / float(-np.iinfo(array.dtype).min)
+    if array.dtype.kind == "u":
+        half = float(np.iinfo(array.dtype).max // 2 + 1)
+        return (array.astype(np.float64) - half) / half
+    raise OptionError("samples", f"array of dtype {array.dtype}", "must be float or integer PCM")
+
+
+class _Smoothed:
+    """A vector that moves towards a target with a first-order lag of ``tau`` seconds."""
+
+    def __init__(self, value: np.ndarray) -> None:
+        self.value = value.astype(np.float64)
+        self.target = self.value.copy()
+
+    def step(self, dt: float, tau: float) -> np.ndarray:
+        alpha = 1.0 if tau <= 0 else 1.0 - math.exp(-dt / tau)
+        self.value += alpha * (self.target - self.value)
+        return self.value
+
+
+def _control_vector(controls: StreamControls) -> np.ndarray:
+    """Numeric controls: [head_motion, articulation, head_distance, gaze right, gaze up]."""
+    return np.array([controls.head_motion, controls.articulation, controls.head_distance, *controls.gaze])
+
+
+class MotionStream:
+    """Streaming motion generator for one speaker; no rendering.
+
+        stream = MotionStream(StreamOptions(fps=25, lookahead_s=0.06))
+        for chunk in chunks:              # any sizes; float32 or int16 PCM at options.sample_rate
+            for frame in stream.push(chunk):
+                use(frame.params)         # (P,) float32, frame.pts_s seconds
+        last = stream.flush()             # the frames up to the end of the audio
+
+    Frame ``k`` is emitted as soon as the audio up to ``k / fps + lookahead_s`` (+ 7.5 ms of
+    analysis window) has been pushed. The frames depend only on the audio, the options and the
+    controls (set at the same audio positions), not on the chunk sizes.
+    """
+
+    def __init__(self, options: StreamOptions | None = None) -> None:
+        options = StreamOptions() if options is None else options
+        if not isinstance(options, StreamOptions):
+            raise OptionError("options", type(options).__name__, "must be a StreamOptions")
+        self.options = options
+        self._dt = 1.0 / options.fps
+        self._resampler = (None if options.sample_rate == SAMPLE_RATE
+                           else StreamResampler(options.sample_rate, SAMPLE_RATE))
+        self._features = FeatureExtractor()
+        self._lips = AcousticLips()
+        self._performance = CausalPerformance(options.seed, options.fps, options.blink_rate)
+        past = math.ceil(_PAST_S * FEATURE_RATE) + 1
+        ahead = math.ceil(options.lookahead_s * FEATURE_RATE) + 1
+        self._ring = np.zeros((past + ahead + 4, TARGET_COLUMNS), np.float64)
+        self._controls = options.controls
+        self._numeric = _Smoothed(_control_vector(options.controls))
+        self._expression = _Smoothed(self._emotion_target(options.controls))
+        self._lip_columns = lip_columns()
+        self._next_frame = 0
+        self._closed = False
+
+    # ------------------------------------------------------------------------------ public API
+
+    @property
+    def controls(self) -> StreamControls:
+        """The controls the motion is moving towards."""
+        return self._controls
+
+    @property
+    def samples_received(self) -> int:
+        """Samples pushed so far at 16 kHz (after resampling)."""
+        return self._features.samples_received
+
+    @property
+    def frames_emitted(self) -> int:
+        return self._next_frame
+
+    @property
+    def latency_s(self) -> float:
+        """Audio a frame waits for beyond its own time: look-ahead + analysis window, seconds."""
+        return self.options.lookahead_s + (HOP // 2 + 200) / SAMPLE_RATE - 0.5 / FEATURE_RATE
+
+    def set_controls(self, controls: StreamControls | None = None, **changes: object) -> StreamControls:
+        """Change the controls from the next frame on (smoothly, over ``transition_s``).
+
+        Pass a ``StreamControls``, or keyword changes of the current one (e.g. ``emotion="happy",
+        emotion_intensity=0.6, gaze=(0.3, 0.0)``). Returns the new controls; raises OptionError for
+        unknown names or out-of-range values (the controls are then unchanged).
+        """
+        if controls is None:
+            unknown = set(changes) - set(StreamControls.__dataclass_fields__)
+            if unknown:
+                raise OptionError("controls", sorted(unknown),
+                                  f"unknown; known are {sorted(StreamControls.__dataclass_fields__)}")
+            controls = replace(self._controls, **changes)  # validates
+        elif not isinstance(controls, StreamControls):
+            raise OptionError("controls", type(controls).__name__, "must be a StreamControls")
+        self._controls = controls
+        self._numeric.target = _control_vector(controls)
+        self._expression.target = self._emotion_target(controls)
+        return controls
+
+    def push(self, samples: np.ndarray | bytes, sample_rate: int | None = None) -> list[MotionFrame]:
+        """Add an audio chunk; returns the frames it completed (possibly none).
+
+        samples: (N,) or (N, channels) float in [-1, 1] or integer PCM, or PCM16-LE bytes, at
+        ``sample_rate`` Hz (default ``options.sample_rate``; a different rate is an OptionError:
+        one stream has one rate).
+        """
+        if self._closed:
+            raise StreamError("this stream was flushed; start a new session for more audio")
+        if sample_rate is not None and sample_rate != self.options.sample_rate:
+            raise OptionError("sample_rate", sample_rate,
+                              f"differs from the stream's declared rate {self.options.sample_rate} Hz")
+        mono = to_mono_float(samples)
+        if self._resampler is not None:
+            mono = self._resampler.push(mono)
+        frames: list[MotionFrame] = []
+        for start in range(0, mono.size, _MAX_BLOCK):
+            frames.extend(self._advance(mono[start:start + _MAX_BLOCK]))
+        return frames
+
+    def push_silence(self, seconds: float) -> list[MotionFrame]:
+        """Push ``seconds`` of silence (keeps the face alive while no audio arrives)."""
+        if not (math.isfinite(seconds) and seconds >= 0):
+            raise OptionError("seconds", seconds, "must be a duration >= 0")
+        count = round(seconds * self.options.sample_rate)
+        return self.push(np.zeros(count, np.float32))
+
+    def flush(self) -> list[MotionFrame]:
+        """End of the audio: the remaining frames, ``max(1, round(duration * fps))`` frames in all.
+
+        The audio is followed by silence for the look-ahead. The stream is then closed: further
+        pushes raise StreamError.
+        """
+        if self._closed:
+            return []
+        frames = self._advance(self._resampler.flush()) if self._resampler is not None else []
+        received = self.samples_received
+        total = max(1, round(received / SAMPLE_RATE * self.options.fps))
+        if total > self._next_frame:
+            needed = self._features.samples_needed(self._last_feature(total - 1))
+            pad = np.zeros(max(0, needed - received), np.float32)
+            frames += self._advance(pad, ready_cap=received)
+        self._closed = True
+        return [frame for frame in frames if frame.index < total]
+
+    # ------------------------------------------------------------------------------ internals
+
+    @staticmethod
+    def _emotion_target(controls: StreamControls) -> np.ndarray:
+        if controls.emotion not in EMOTIONS:
+            return np.zeros(len(PARAMETERS))
+        return emotion_offsets(controls.emotion, controls.emotion_intensity).astype(np.float64)
+
+    def _frame_time(self, k: int) -> float:
+        return k / self.options.fps
+
+    def _last_feature(self, k: int) -> int:
+        """Index of the last feature frame (centre <= t + lookahead) that video frame k uses."""
+        return math.floor((self._frame_time(k) + self.options.lookahead_s) * FEATURE_RATE - 0.5 + 1e-9)
+
+    def _advance(self, samples: np.ndarray, ready_cap: int | None = None) -> list[MotionFrame]:
+        """Feed 16 kHz samples; make every video frame whose look-ahead is now complete."""
+        block = self._features.push(samples)
+        received = self.samples_received if ready_cap is None else min(ready_cap, self.samples_received)
+        frames = []
+        if block.values.shape[0]:
+            targets = self._lips.step_block(block.values)
+            size = self._ring.shape[0]
+            for offset, row in enumerate(targets):  # the ring holds only the frames in use
+                feature = block.first + offset
+                self._ring[feature % size] = row
+                while self._last_feature(self._next_frame) <= feature:
+                    frames.append(self._make_frame(self._next_frame, received / SAMPLE_RATE))
+                    self._next_frame += 1
+        return frames
+
+    def _window(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Ring rows and normalised Gaussian weights of the feature frames around video frame k."""
+        t = self._frame_time(k)
+        last = self._last_feature(k)
+        first = max(0, math.ceil((t - _PAST_S) * FEATURE_RATE - 0.5))
+        first = min(first, last)
+        index = np.arange(first, last + 1)
+        centres = (index + 0.5) / FEATURE_RATE
+        weights = np.exp(-0.5 * ((centres - t) / _LIP_SIGMA_S) ** 2)
+        weights[index < 0] = 0.0
+        total = weights.sum()
+        weights = weights / total if total > 0 else np.full(index.size, 1.0 / index.size)
+        return index % self._ring.shape[0], weights
+
+    def _make_frame(self, k: int, ready_s: float) -> MotionFrame:
+        rows, weights = self._window(k)
+        mix = weights @ self._ring[rows]
+        t = self._frame_time(k)
+        tau = self._controls.transition_s
+        head_motion, articulation, distance, gaze_right, gaze_up = self._numeric.step(self._dt, tau).tolist()
+        expression = self._expression.step(self._dt, tau)
+        perf = self._performance.step(t, float(mix[ACTIVITY]), float(mix[EMPHASIS]))
+        params = expression.copy()  # emotion offsets, then everything else on top
+        params[self._lip_columns] += mix[:len(self._lip_columns)] * articulation
+        params[_POSE] += perf.pose * head_motion
+        params[_HEAD_Y] += perf.head_y
+        params[_BLINK] += perf.blink
+        right = min(max(perf.gaze[0] + gaze_right, -1.0), 1.0)
+        up = min(max(perf.gaze[1] + gaze_up, -1.0), 1.0)
+        params[_LOOK] += np.maximum(np.array([right, right, -right, -right, up, up, -up, -up]), 0.0)
+        params[_BROW] += perf.brow * math.sqrt(head_motion)
+        params[_SCALE] += distance - 1.0
+        params[_BOUNDED] = np.clip(params[_BOUNDED], 0.0, 1.0)
+        return MotionFrame(index=k, pts_s=t, params=params.astype(np.float32), ready_s=ready_s)

@@ -1,0 +1,117 @@
+"""The web page, end to end in headless Chromium: upload, render, play; live mode with a fake mic.
+
+Needs Debian's chromium (/usr/bin/chromium) and the playwright Python package; skipped otherwise.
+Never runs `playwright install`: the system browser is launched directly.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} is missing (Debian: apt-get install -y chromium)", allow_module_level=True)
+playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+
+from talkingface.audio import SAMPLE_RATE, load_audio
+from talkingface.server import ServerSettings
+from talkingface.server.runner import BackgroundServer
+
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+
+
+@pytest.fixture(scope="module")
+def microphone_wav(tmp_path_factory, speech_path) -> Path:
+    """The example speech as the fake microphone's input (Chromium loops it)."""
+    samples = load_audio(speech_path).samples[: 8 * SAMPLE_RATE]
+    path = tmp_path_factory.mktemp("mic") / "mic.wav"
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(SAMPLE_RATE)
+        handle.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(avatar, tmp_path_factory):
+    settings = ServerSettings(port=0, data_dir=tmp_path_factory.mktemp("web"), max_sessions=2)
+    with BackgroundServer(settings) as running:
+        running.app.state.talkingface.portraits.add_avatar(avatar, "astronaut")
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser(microphone_wav):
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=ARGS + [f"--use-file-for-fake-audio-capture={microphone_wav}"],
+            env={**os.environ, "HOME": os.environ.get("HOME", "/tmp")})
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(server.url)
+    page.wait_for_selector(".example.selected")
+    yield page
+    context.close()
+    assert errors == []
+
+
+def test_upload_render_and_play(page, portrait_path, speech_path, tmp_path):
+    page.set_input_files("#portrait-file", str(portrait_path))
+    page.wait_for_function("document.getElementById('portrait-status').textContent.startsWith('Uploaded')")
+    page.set_input_files("#audio-file", str(speech_path))
+    page.select_option("#size", "256")
+    page.uncheck("#phonetic")
+    page.select_option("#emotion", "happy")
+    page.click("#render")
+    page.wait_for_function("document.getElementById('job-status').textContent.startsWith('Done')", timeout=90_000)
+    assert page.evaluate("document.getElementById('progress').value") == 1
+    page.wait_for_function("document.getElementById('result-video').readyState >= 2", timeout=20_000)
+    duration = page.evaluate("document.getElementById('result-video').duration")
+    assert duration == pytest.approx(load_audio(speech_path).duration_s, abs=0.2)
+    page.evaluate("(() => { const v = document.getElementById('result-video'); v.muted = true; return v.play(); })()")
+    page.wait_for_function("document.getElementById('result-video').currentTime > 0.3", timeout=20_000)
+    assert page.get_attribute("#download", "href").endswith("/video")
+    page.screenshot(path=str(tmp_path / "render.png"), full_page=True)
+
+
+def test_live_mode_with_fake_microphone_produces_frames(page, tmp_path):
+    page.select_option("#size", "256")
+    page.click("#live-start")
+    page.wait_for_function("window.talkingface.live && window.talkingface.live.frames >= 40", timeout=30_000)
+    page.select_option("#emotion", "surprised")  # a control message mid-stream
+    page.wait_for_function("window.talkingface.live.frames >= 60", timeout=30_000)
+    live = page.evaluate("({frames: window.talkingface.live.frames, sent: window.talkingface.live.sentSamples,"
+                         " latencies: window.talkingface.live.latencies})")
+    assert live["sent"] > SAMPLE_RATE  # the microphone audio reached the server
+    assert np.median(live["latencies"]) < 0.5
+    pixels = page.evaluate("""(() => {
+        const c = document.getElementById('live-canvas');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let sum = 0; for (let i = 0; i < d.length; i += 4) sum += d[i];
+        return [c.width, sum / (d.length / 4)]; })()""")
+    assert pixels[0] == 256 and pixels[1] > 40  # a drawn face, not a black canvas
+    assert "Live:" in page.inner_text("#live-stats")
+    page.screenshot(path=str(tmp_path / "live.png"), full_page=True)
+    shot_dir = os.environ.get("TALKINGFACE_SCREENSHOTS")
+    if shot_dir:
+        shutil.copy(tmp_path / "live.png", Path(shot_dir) / "live.png")
+    page.click("#live-stop")
+    page.wait_for_function("document.getElementById('live-stats').textContent.startsWith('Disconnected (flushed)')",
+                           timeout=20_000)
