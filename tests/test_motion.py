@@ -98,3 +98,13 @@ def test_bad_motion_options():
     for field, value in (("fps", 0.0), ("articulation", -1.0), ("blink_rate", 100.0), ("seed", -2)):
         with pytest.raises(OptionError, match=field):
             MotionOptions(**{field: value})
+
+
+def test_short_clip_head_motion_stays_small():
+    """A clip much shorter than the slow drift's period must not blow the drift up."""
+    segments = syllables(["HH", "AH", "L", "OW"], start=0.3)
+    track = make_track(segments, 1.2)
+    for seed in range(5):
+        motion = generate_motion(track, MotionOptions(seed=seed))
+        for name in ("headYaw", "headPitch", "headRoll"):
+            assert np.abs(motion[name]).max() < 12

@@ -13,11 +13,16 @@ BLINK_CLOSE_S, BLINK_HOLD_S, BLINK_OPEN_S = 0.08, 0.04, 0.15
 
 
 def smooth_noise(rng: np.random.Generator, frames: int, fps: float, period_s: float) -> np.ndarray:
-    """Band-limited noise (frames,) with unit standard deviation and features about period_s long."""
-    pad = int(2 * period_s * fps) + 1
-    noise = gaussian_filter1d(rng.standard_normal(frames + 2 * pad), sigma=max(period_s * fps / 4, 0.5))
-    noise = noise[pad:pad + frames]
-    return (noise / max(float(noise.std()), 1e-6)).astype(np.float32)
+    """Band-limited noise (frames,) with unit expected standard deviation, features about period_s long.
+
+    Scaled by the filter's theoretical gain (not by the sample's own spread, which would blow up a
+    clip much shorter than period_s into a huge excursion).
+    """
+    sigma = max(period_s * fps / 4, 0.5)
+    pad = int(4 * sigma) + 1
+    noise = gaussian_filter1d(rng.standard_normal(frames + 2 * pad), sigma=sigma)[pad:pad + frames]
+    gain = 1.0 / np.sqrt(2.0 * np.sqrt(np.pi) * sigma)  # std of unit white noise after the filter
+    return (noise / gain).astype(np.float32)
 
 
 def speech_emphasis(loudness_db: np.ndarray, pitch_hz: np.ndarray, activity: np.ndarray,
