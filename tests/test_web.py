@@ -113,5 +113,7 @@ def test_live_mode_with_fake_microphone_produces_frames(page, tmp_path):
     if shot_dir:
         shutil.copy(tmp_path / "live.png", Path(shot_dir) / "live.png")
     page.click("#live-stop")
-    page.wait_for_function("document.getElementById('live-stats').textContent.startsWith('Disconnected (flushed)')",
-                           timeout=20_000)
+    # the server renders what is still queued before it closes; a loaded machine needs a while
+    page.wait_for_function("document.getElementById('live-stats').textContent.startsWith('Disconnected')",
+                           timeout=60_000)
+    assert "Disconnected (flushed)" in page.inner_text("#live-stats")
