@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export NUMBA_THREADING_LAYER ?= workqueue
 
-.PHONY: install example test bench clean
+.PHONY: install browser example test bench clean
 
 install: $(STAMP)
 
@@ -22,7 +22,15 @@ example: $(STAMP)
 	$(BIN)/talkingface render examples/astronaut.jpg examples/speech.ogg \
 		--transcript examples/speech.txt -o out/example.mp4
 
-test: $(STAMP)
+# The web page's end-to-end tests drive Debian's Chromium (never a downloaded browser). As root with
+# apt available it is installed here; otherwise those tests skip and say why.
+browser:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+			|| echo "chromium could not be installed: browser tests will skip"; \
+	fi
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
