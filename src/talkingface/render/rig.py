@@ -55,7 +55,7 @@ def build_rig(points: np.ndarray, width: int, height: int) -> Rig:
     rest[[tp.RIGHT_IRIS[0], tp.LEFT_IRIS[0]], 2] += 0.03 * face_height  # eyeballs sit behind the lids
     centre_index = len(rest) - 1
     triangles, labels = _triangles(centre_index)
-    jaw_weight, lip_close = _jaw_weights(rest, face_height)
+    jaw_weight, lip_close = _jaw_weights(rest)
     jaw_weight[tp.NUM_LANDMARKS:centre_index] = ring_jaw
     jaw_weight[centre_index] = 0.5
     uv = np.ascontiguousarray(rest[:, :2])
@@ -182,7 +182,7 @@ def _closing_offset(rest: np.ndarray, jaw_weight: np.ndarray) -> np.ndarray:
     return offset
 
 
-def _jaw_weights(rest: np.ndarray, face_height: float) -> tuple[np.ndarray, np.ndarray]:
+def _jaw_weights(rest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-vertex share of the jaw rotation, and how much mouthClose holds a vertex back (lower lip)."""
     left, right = rest[tp.MOUTH_LEFT_CORNER], rest[tp.MOUTH_RIGHT_CORNER]
     mouth_width = float(np.linalg.norm(left[:2] - right[:2]))
@@ -203,7 +203,6 @@ def _jaw_weights(rest: np.ndarray, face_height: float) -> tuple[np.ndarray, np.n
     lip_close = np.zeros(len(rest), np.float32)
     lip_close[list(tp.LIPS_LOWER_INNER + tp.LIPS_LOWER_OUTER)] = 1.0
     lip_close[[tp.MOUTH_LEFT_CORNER, tp.MOUTH_RIGHT_CORNER, 78, 308]] = 1.0
-    _ = face_height
     return weight.astype(np.float32), lip_close
 
 
