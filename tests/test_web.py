@@ -112,8 +112,20 @@ def test_live_mode_with_fake_microphone_produces_frames(page, tmp_path):
     shot_dir = os.environ.get("TALKINGFACE_SCREENSHOTS")
     if shot_dir:
         shutil.copy(tmp_path / "live.png", Path(shot_dir) / "live.png")
+    # Frames still being decoded when the socket closes (the flush's last frames arrive just before
+    # the close) must not put the live stats back over the end message: slow decoding down so that
+    # several frames are in flight at the close, every time.
+    page.evaluate("""(() => {
+        const decode = window.createImageBitmap;
+        window.pendingDecodes = 0;
+        window.createImageBitmap = async (blob) => {
+            window.pendingDecodes += 1;
+            try { await new Promise((resolve) => setTimeout(resolve, 300)); return await decode(blob); }
+            finally { window.pendingDecodes -= 1; }
+        }; })()""")
+    page.wait_for_timeout(400)
     page.click("#live-stop")
     # the server renders what is still queued before it closes; a loaded machine needs a while
-    page.wait_for_function("document.getElementById('live-stats').textContent.startsWith('Disconnected')",
-                           timeout=60_000)
-    assert "Disconnected (flushed)" in page.inner_text("#live-stats")
+    page.wait_for_function("window.talkingface.live === null && window.pendingDecodes === 0", timeout=60_000)
+    stats = page.inner_text("#live-stats")
+    assert stats.startswith("Disconnected (flushed)"), stats

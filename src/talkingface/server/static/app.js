@@ -201,18 +201,25 @@ async function startLive() {
               `?portrait=${encodeURIComponent(page.portraitId)}&size=${size}&rate=16000`;
   const ws = new WebSocket(url);
   ws.binaryType = "arraybuffer";
-  const live = { ws, sentSamples: 0, frames: 0, latencies: [], frameTimes: [], context: null, stream: null };
+  const live = { ws, sentSamples: 0, frames: 0, latencies: [], frameTimes: [], context: null, stream: null,
+                 closed: null };  // closed: the close event, once the socket has closed
   page.live = live;
   setStatus(stats, "Connecting…");
   ws.onmessage = (event) => onLiveMessage(live, event);
   ws.onclose = (event) => {
+    live.closed = event;
     stopMicrophone(live);
     $("live-start").disabled = false;
     $("live-stop").disabled = true;
-    const why = event.code === 1013 ? "server busy, try again later" : (event.reason || `code ${event.code}`);
-    setStatus(stats, `Disconnected (${why}). ${live.frames} frames shown.`, event.code !== 1000);
     if (page.live === live) page.live = null;
+    showLiveEnd(live);
   };
+}
+
+function showLiveEnd(live) {
+  const event = live.closed;
+  const why = event.code === 1013 ? "server busy, try again later" : (event.reason || `code ${event.code}`);
+  setStatus($("live-stats"), `Disconnected (${why}). ${live.frames} frames shown.`, event.code !== 1000);
 }
 
 async function onLiveMessage(live, event) {
@@ -230,6 +237,10 @@ async function onLiveMessage(live, event) {
   const pts = view.getFloat64(8, true);
   const jpeg = new Blob([new Uint8Array(event.data, 24)], { type: "image/jpeg" });
   const bitmap = await createImageBitmap(jpeg);
+  // Decoding is asynchronous: the socket may have closed meanwhile (the last frames of a flush
+  // arrive just before the close). Such a frame is still drawn, unless a newer session owns the
+  // canvas, but it must not replace the "Disconnected" status with live stats.
+  if (live.closed && page.live !== null) { bitmap.close(); return; }
   const canvas = $("live-canvas");
   if (canvas.width !== bitmap.width) { canvas.width = bitmap.width; canvas.height = bitmap.height; }
   canvas.getContext("2d").drawImage(bitmap, 0, 0);
@@ -241,7 +252,9 @@ async function onLiveMessage(live, event) {
   // latency: how much audio had been sent when the frame showing time `pts` arrived
   live.latencies.push(live.sentSamples / 16000 - pts);
   if (live.latencies.length > 50) live.latencies.shift();
-  if (live.frames % 5 === 0) {
+  if (live.closed) {
+    showLiveEnd(live);  // keep the end message, with the frame count up to date
+  } else if (live.frames % 5 === 0) {
     const fps = live.frameTimes.length / 2;
     const sorted = [...live.latencies].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)] * 1000;
@@ -258,6 +271,7 @@ async function startMicrophone(live) {
     live.ws.close();
     return;
   }
+  if (live.closed) return stopMicrophone(live);  // the socket closed while the browser asked
   const context = new AudioContext();
   live.context = context;
   const source = context.createMediaStreamSource(live.stream);
@@ -286,6 +300,7 @@ async function startMicrophone(live) {
     };
     live.node = node;
   }
+  if (live.closed) return stopMicrophone(live);  // closed while the worklet loaded
   const mute = context.createGain();
   mute.gain.value = 0;  // keep the graph pulling audio without playing the microphone back
   source.connect(live.node);
