@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 import itertools
 import math
-import wave
 from fractions import Fraction
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from talkingface.audio.phones import SpanResult, clean_phone
 from talkingface.audio.text import integer_words, normalise_transcript
 from talkingface.audio.track import fill_timeline
 from talkingface.audio.visemes import PHONE_TO_VISEME, phone_viseme
+from tests.synthetic import write_wav
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SPEECH, SPEECH_TEXT = EXAMPLES / "speech.ogg", EXAMPLES / "speech.txt"
@@ -78,15 +78,6 @@ def write_media(path: Path, codec: str, *, rate: int = 44100, seconds: float = 1
     return path
 
 
-def write_wav(path: Path, samples: np.ndarray, rate: int = SAMPLE_RATE) -> Path:
-    """16-bit mono WAV with the standard-library ``wave`` module."""
-    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
-    return path
 
 
 # ----------------------------------------------------------------------------------------------

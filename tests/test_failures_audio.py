@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import struct
 import time
-import wave
 from pathlib import Path
 
 import av
@@ -14,18 +13,11 @@ import pytest
 
 from talkingface.audio import Audio, analyse_audio, audio_from_array, load_audio
 from talkingface.errors import AudioError, InputNotFoundError, OptionError
+from tests.synthetic import write_wav
 
 RATE = 16000
 
 
-def write_wav(path: Path, samples: np.ndarray, rate: int = RATE) -> Path:
-    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
-    return path
 
 
 def noise(seconds: float, level: float = 0.1) -> np.ndarray:

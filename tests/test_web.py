@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwrig
 from talkingface.audio import SAMPLE_RATE, load_audio
 from talkingface.server import ServerSettings
 from talkingface.server.runner import BackgroundServer
+from tests.synthetic import write_wav
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -32,13 +32,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 def microphone_wav(tmp_path_factory, speech_path) -> Path:
     """The example speech as the fake microphone's input (Chromium loops it)."""
     samples = load_audio(speech_path).samples[: 8 * SAMPLE_RATE]
-    path = tmp_path_factory.mktemp("mic") / "mic.wav"
-    with wave.open(str(path), "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(SAMPLE_RATE)
-        handle.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
+    return write_wav(tmp_path_factory.mktemp("mic") / "mic.wav", samples)
 
 
 @pytest.fixture(scope="module")
