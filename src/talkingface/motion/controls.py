@@ -100,13 +100,19 @@ def emotion_offsets(emotion: str, intensity: float) -> np.ndarray:
     return offsets
 
 
-def gaze_offsets(right: float, up: float) -> np.ndarray:
-    """(P,) eyeLook* offsets for a gaze direction (right, up) in [-1, 1]."""
-    offsets = np.zeros(len(PARAMETERS), np.float32)
-    for name, value in (("eyeLookOutLeft", right), ("eyeLookInRight", right), ("eyeLookInLeft", -right),
-                        ("eyeLookOutRight", -right), ("eyeLookUpLeft", up), ("eyeLookUpRight", up),
-                        ("eyeLookDownLeft", -up), ("eyeLookDownRight", -up)):
-        offsets[PARAMETER_INDEX[name]] = max(value, 0.0)
+# gaze (right, up) -> eyeLook*: looking to the image's right, the subject's left eye looks out and
+# the right eye looks in; each entry is (parameter, weight of right, weight of up)
+_GAZE_WEIGHTS = (("eyeLookOutLeft", 1, 0), ("eyeLookInRight", 1, 0), ("eyeLookInLeft", -1, 0),
+                 ("eyeLookOutRight", -1, 0), ("eyeLookUpLeft", 0, 1), ("eyeLookUpRight", 0, 1),
+                 ("eyeLookDownLeft", 0, -1), ("eyeLookDownRight", 0, -1))
+
+
+def gaze_offsets(right: float | np.ndarray, up: float | np.ndarray) -> np.ndarray:
+    """eyeLook* offsets (..., P) for gaze directions right, up in [-1, 1] (scalars or (T,) curves)."""
+    right, up = np.broadcast_arrays(np.asarray(right, np.float32), np.asarray(up, np.float32))
+    offsets = np.zeros(right.shape + (len(PARAMETERS),), np.float32)
+    for name, along_right, along_up in _GAZE_WEIGHTS:
+        offsets[..., PARAMETER_INDEX[name]] = np.maximum(along_right * right + along_up * up, 0.0)
     return offsets
 
 

@@ -9,7 +9,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from talkingface.errors import OptionError
 from talkingface.motion import lips, performance
-from talkingface.motion.controls import Controls, apply_controls
+from talkingface.motion.controls import Controls, apply_controls, gaze_offsets
 from talkingface.motion.params import PARAMETER_INDEX, Motion
 
 
@@ -63,7 +63,8 @@ def generate_motion(track, options: MotionOptions = MotionOptions()) -> Motion:
     blink = performance.blink_curve(onsets, times)
     for side in ("Left", "Right"):
         motion.values[:, PARAMETER_INDEX[f"eyeBlink{side}"]] = blink
-    _add_gaze(motion.values, performance.gaze(rng, frames, fps))
+    saccades = performance.gaze(rng, frames, fps)  # (T, 2) right, up
+    motion.values[:] += gaze_offsets(saccades[:, 0], saccades[:, 1])
     motion.values[:, PARAMETER_INDEX["browInnerUp"]] = performance.brows(emphasis, fps) * options.head_motion ** 0.5
     return Motion(fps=fps, values=apply_controls(motion.values, fps, options.controls))
 
@@ -110,16 +111,3 @@ def _phone_coverage(phones, times: np.ndarray) -> np.ndarray:
         if phone.phone != "SIL":
             covered[(times >= phone.start_s - 0.1) & (times <= phone.end_s + 0.1)] = 1.0
     return gaussian_filter1d(covered, sigma=1.0)
-
-
-def _add_gaze(values: np.ndarray, offsets: np.ndarray) -> None:
-    """Write gaze offsets (T, 2) (subject's left = image right, up) as ARKit eyeLook* curves."""
-    right, up = offsets[:, 0], offsets[:, 1]
-    # looking towards the image's right: the subject's left eye looks out, the right eye looks in
-    values[:, PARAMETER_INDEX["eyeLookOutLeft"]] = np.clip(right, 0, 1)
-    values[:, PARAMETER_INDEX["eyeLookInRight"]] = np.clip(right, 0, 1)
-    values[:, PARAMETER_INDEX["eyeLookInLeft"]] = np.clip(-right, 0, 1)
-    values[:, PARAMETER_INDEX["eyeLookOutRight"]] = np.clip(-right, 0, 1)
-    for side in ("Left", "Right"):
-        values[:, PARAMETER_INDEX[f"eyeLookUp{side}"]] = np.clip(up, 0, 1)
-        values[:, PARAMETER_INDEX[f"eyeLookDown{side}"]] = np.clip(-up, 0, 1)

@@ -20,7 +20,7 @@ import numpy as np
 
 from talkingface.audio.features import FEATURE_RATE, HOP
 from talkingface.errors import OptionError
-from talkingface.motion.controls import EMOTIONS, UNBOUNDED, emotion_offsets
+from talkingface.motion.controls import EMOTIONS, UNBOUNDED, emotion_offsets, gaze_offsets
 from talkingface.motion.lips import lip_columns
 from talkingface.motion.params import PARAMETER_INDEX, PARAMETERS
 from talkingface.stream.features import FeatureExtractor
@@ -37,11 +37,6 @@ _MAX_BLOCK = SAMPLE_RATE  # samples processed at once (bounds temporary memory f
 _POSE = np.array([PARAMETER_INDEX[n] for n in ("headYaw", "headPitch", "headRoll")])
 _HEAD_Y, _SCALE, _BROW = PARAMETER_INDEX["headY"], PARAMETER_INDEX["headScale"], PARAMETER_INDEX["browInnerUp"]
 _BLINK = np.array([PARAMETER_INDEX["eyeBlinkLeft"], PARAMETER_INDEX["eyeBlinkRight"]])
-# gaze (right, up) -> eyeLook*: looking to the image's right, the subject's left eye looks out
-# (as talkingface.motion.controls.gaze_offsets)
-_LOOK = np.array([PARAMETER_INDEX[n] for n in (
-    "eyeLookOutLeft", "eyeLookInRight", "eyeLookInLeft", "eyeLookOutRight",
-    "eyeLookUpLeft", "eyeLookUpRight", "eyeLookDownLeft", "eyeLookDownRight")])
 
 
 @dataclass(frozen=True)
@@ -292,7 +287,7 @@ class MotionStream:
         params[_BLINK] += perf.blink
         right = min(max(perf.gaze[0] + gaze_right, -1.0), 1.0)
         up = min(max(perf.gaze[1] + gaze_up, -1.0), 1.0)
-        params[_LOOK] += np.maximum(np.array([right, right, -right, -right, up, up, -up, -up]), 0.0)
+        params += gaze_offsets(right, up)
         params[_BROW] += perf.brow * math.sqrt(head_motion)
         params[_SCALE] += distance - 1.0
         params[_BOUNDED] = np.clip(params[_BOUNDED], 0.0, 1.0)
