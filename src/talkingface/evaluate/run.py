@@ -214,15 +214,21 @@ def _nanstat(function: Callable[[np.ndarray], float], values: np.ndarray) -> flo
     return float(function(values)) if values.size else float("nan")
 
 
+def _opening_and_loudness(tracked: TrackedVideo, envelope: tuple[np.ndarray, np.ndarray]
+                          ) -> tuple[np.ndarray, np.ndarray, float]:
+    """Mouth opening and loudness envelope (box-averaged over one frame) on the video's own frame
+    grid, over the span both cover: (opening (G,), loudness (G,), grid rate Hz)."""
+    track = tracked.track
+    env_times, env = envelope
+    grid = m.common_grid(track.times, env_times, track.fps)
+    opening = m.resample(track.times, m.mouth_opening(track.points), grid)
+    return opening, m.box_average(env_times, env, grid, 1.0 / track.fps), track.fps
+
+
 def av_offset(tracked: TrackedVideo, envelope: tuple[np.ndarray, np.ndarray], *, max_lag: int = 10) -> AVOffset:
     """Cross-correlation of a video's mouth opening with its audio's loudness envelope, on the
     video's own frame grid (the envelope box-averaged over one frame period)."""
-    track = tracked.track
-    rate = track.fps
-    env_times, env = envelope
-    grid = m.common_grid(track.times, env_times, rate)
-    opening = m.resample(track.times, m.mouth_opening(track.points), grid)
-    loudness = m.box_average(env_times, env, grid, 1.0 / rate)
+    opening, loudness, rate = _opening_and_loudness(tracked, envelope)
     scan = m.lag_scan(opening, loudness, max_lag=max_lag)
     return AVOffset(scan.best_lag, 1000.0 * scan.best_lag / rate, scan.best_correlation,
                     scan.zero_lag_correlation, rate)
@@ -272,12 +278,7 @@ def loudness_baseline(reference: TrackedVideo, envelope: tuple[np.ndarray, np.nd
                       max_lag: int = 10) -> LipSync:
     """The trivial baseline: a mouth opening proportional to the loudness envelope, correlated with the
     real speaker's opening on the real video's frame grid (nothing is rendered)."""
-    r = reference.track
-    rate = r.fps
-    env_times, env = envelope
-    grid = m.common_grid(r.times, env_times, rate)
-    real = m.resample(r.times, m.mouth_opening(r.points), grid)
-    loudness = m.box_average(env_times, env, grid, 1.0 / rate)
+    real, loudness, rate = _opening_and_loudness(reference, envelope)
     scan = m.lag_scan(loudness, real, max_lag=max_lag)
     both = int((np.isfinite(loudness) & np.isfinite(real)).sum())
     return LipSync("loudness", scan.zero_lag_correlation, scan.best_lag, 1000.0 * scan.best_lag / rate,

@@ -234,14 +234,7 @@ def _add_api_routes(app: FastAPI, settings: ServerSettings) -> None:
         """Upload and analyse a portrait; the id can then be used by jobs and live sessions."""
         state = _state(request)
         path = state.root / "uploads" / f"{_uuid()}.upload"
-        await _save_upload(portrait, path, settings.max_upload_bytes)
-        try:
-            info = await run_in_threadpool(state.portraits.add_file, path)
-        except InputFileError as error:
-            raise HTTPException(400, f"{_label(portrait, 'portrait')}: {error.problem}") from None
-        finally:
-            path.unlink(missing_ok=True)
-        return _portrait_model(info)
+        return _portrait_model(await _add_portrait_upload(state, portrait, path, settings))
 
     @app.get("/api/portraits/{portrait_id}", response_model=PortraitModel, tags=["portraits"])
     async def portrait_info(portrait_id: str, request: Request) -> PortraitModel:
@@ -323,16 +316,22 @@ async def _check_audio(path: Path, label: str, max_seconds: float) -> None:
         raise HTTPException(400, f"{label}: {error.problem}") from None
 
 
+async def _add_portrait_upload(state: ServerState, portrait: UploadFile, path: Path,
+                               settings: ServerSettings):
+    """Save an uploaded portrait to path, analyse and register it, delete the file; 400 if unusable."""
+    await _save_upload(portrait, path, settings.max_upload_bytes)
+    try:
+        return await run_in_threadpool(state.portraits.add_file, path)
+    except InputFileError as error:
+        raise HTTPException(400, f"{_label(portrait, 'portrait')}: {error.problem}") from None
+    finally:
+        path.unlink(missing_ok=True)
+
+
 async def _job_avatar(state: ServerState, folder: Path, portrait: UploadFile | None,
                       portrait_id: str | None, settings: ServerSettings):
     if portrait is not None and portrait.filename:
-        path = await _save_upload(portrait, folder / "portrait.upload", settings.max_upload_bytes)
-        try:
-            info = await run_in_threadpool(state.portraits.add_file, path)
-        except InputFileError as error:
-            raise HTTPException(400, f"{_label(portrait, 'portrait')}: {error.problem}") from None
-        finally:
-            path.unlink(missing_ok=True)
+        info = await _add_portrait_upload(state, portrait, folder / "portrait.upload", settings)
         return state.portraits.get(info.id)
     if not portrait_id:
         raise HTTPException(400, "give a portrait file or a portrait_id")
