@@ -24,7 +24,7 @@ import tempfile
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile, WebSocket
@@ -79,27 +79,6 @@ class ServerState:
 
 # --------------------------------------------------------------------------------- response models
 
-class PortraitModel(BaseModel):
-    id: str
-    width: int
-    height: int
-    faces_found: int
-
-
-class JobModel(BaseModel):
-    id: str
-    state: str
-    done: int
-    total: int
-    progress: float
-    error: str | None
-    created: float
-    started: float | None
-    finished: float | None
-    duration_s: float | None
-    options: dict
-
-
 class ExampleModel(BaseModel):
     name: str
     url: str
@@ -111,14 +90,6 @@ class HealthModel(BaseModel):
     max_live_sessions: int
     jobs_active: int
     emotions: list[str]
-
-
-def _job_model(info: JobInfo) -> JobModel:
-    return JobModel(**asdict(info))
-
-
-def _portrait_model(info: PortraitInfo) -> PortraitModel:
-    return PortraitModel(**asdict(info))
 
 
 # --------------------------------------------------------------------------------- application
@@ -229,22 +200,22 @@ def _add_api_routes(app: FastAPI, settings: ServerSettings) -> None:
             raise HTTPException(404, f"no example portrait {name[:60]!r}")
         return FileResponse(path)
 
-    @app.post("/api/portraits", response_model=PortraitModel, tags=["portraits"])
-    async def upload_portrait(request: Request, portrait: UploadFile = File(...)) -> PortraitModel:
+    @app.post("/api/portraits", response_model=PortraitInfo, tags=["portraits"])
+    async def upload_portrait(request: Request, portrait: UploadFile = File(...)) -> PortraitInfo:
         """Upload and analyse a portrait; the id can then be used by jobs and live sessions."""
         state = _state(request)
         path = state.root / "uploads" / f"{_uuid()}.upload"
-        return _portrait_model(await _add_portrait_upload(state, portrait, path, settings))
+        return await _add_portrait_upload(state, portrait, path, settings)
 
-    @app.get("/api/portraits/{portrait_id}", response_model=PortraitModel, tags=["portraits"])
-    async def portrait_info(portrait_id: str, request: Request) -> PortraitModel:
+    @app.get("/api/portraits/{portrait_id}", response_model=PortraitInfo, tags=["portraits"])
+    async def portrait_info(portrait_id: str, request: Request) -> PortraitInfo:
         try:
             info = await run_in_threadpool(_state(request).portraits.info, portrait_id)
         except UnknownPortrait:
             raise HTTPException(404, f"no portrait {portrait_id[:60]!r}") from None
-        return _portrait_model(info)
+        return info
 
-    @app.post("/api/jobs", response_model=JobModel, status_code=202, tags=["jobs"])
+    @app.post("/api/jobs", response_model=JobInfo, status_code=202, tags=["jobs"])
     async def create_job(
         request: Request,
         audio: UploadFile = File(..., description="speech: any audio FFmpeg reads"),
@@ -255,7 +226,7 @@ def _add_api_routes(app: FastAPI, settings: ServerSettings) -> None:
         emotion: str = Form("neutral"), emotion_intensity: float = Form(1.0),
         gaze_x: float = Form(0.0), gaze_y: float = Form(0.0), head_distance: float = Form(1.0),
         phonetic: bool = Form(True), transcript: str | None = Form(None),
-    ) -> JobModel:
+    ) -> JobInfo:
         """Queue a render; poll GET /api/jobs/{id} for progress, then GET /api/jobs/{id}/video."""
         state = _state(request)
         if size > settings.max_render_size:
@@ -281,19 +252,19 @@ def _add_api_routes(app: FastAPI, settings: ServerSettings) -> None:
         except BaseException:
             state.jobs.discard_folder(job_id)
             raise
-        return _job_model(info)
+        return info
 
-    @app.get("/api/jobs", response_model=list[JobModel], tags=["jobs"])
-    async def list_jobs(request: Request) -> list[JobModel]:
-        return [_job_model(info) for info in _state(request).jobs.list()]
+    @app.get("/api/jobs", response_model=list[JobInfo], tags=["jobs"])
+    async def list_jobs(request: Request) -> list[JobInfo]:
+        return list(_state(request).jobs.list())
 
-    @app.get("/api/jobs/{job_id}", response_model=JobModel, tags=["jobs"])
-    async def get_job(job_id: str, request: Request) -> JobModel:
-        return _job_model(_state(request).jobs.get(job_id))
+    @app.get("/api/jobs/{job_id}", response_model=JobInfo, tags=["jobs"])
+    async def get_job(job_id: str, request: Request) -> JobInfo:
+        return _state(request).jobs.get(job_id)
 
-    @app.post("/api/jobs/{job_id}/cancel", response_model=JobModel, tags=["jobs"])
-    async def cancel_job(job_id: str, request: Request) -> JobModel:
-        return _job_model(_state(request).jobs.cancel(job_id))
+    @app.post("/api/jobs/{job_id}/cancel", response_model=JobInfo, tags=["jobs"])
+    async def cancel_job(job_id: str, request: Request) -> JobInfo:
+        return _state(request).jobs.cancel(job_id)
 
     @app.delete("/api/jobs/{job_id}", status_code=204, tags=["jobs"])
     async def delete_job(job_id: str, request: Request) -> None:
