@@ -16,12 +16,14 @@ from talkingface.errors import OptionError
 from talkingface.face.avatar import Avatar
 from talkingface.face.topology import CHIN, FOREHEAD_TOP
 from talkingface.motion.params import PARAMETERS, Motion
+from talkingface.render.layers import build_layers, composite
 from talkingface.render.mouth import draw_mouth_interior, mouth_palette
 from talkingface.render.raster import identity_map, rasterize
 from talkingface.render.rig import LABEL_MOUTH, Rig, build_rig, mouth_is_open, pose_vertices
 
 FRAMINGS = ("crop", "full")
 HEAD_BOX_SCALE = 2.0  # side of the head crop, in face heights (forehead top to chin)
+SILHOUETTE_DEPTH_STEP = 0.03  # depth jump between neighbouring pixels (face heights) that marks an occlusion edge
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,24 @@ def _crop(image: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
     return cv2.copyMakeBorder(inside, *pads, cv2.BORDER_REPLICATE) if any(pads) else inside.copy()
 
 
+def smooth_silhouettes(frame: np.ndarray, zbuf: np.ndarray, depth_step: float) -> None:
+    """Anti-alias occlusion edges in place: blur frame (H, W, 3) uint8 along pixels where the depth
+    buffer (H, W) float32 jumps by more than depth_step px between neighbours (a turned cheek's
+    silhouette over the hair behind it), which the rasterizer otherwise draws as a jagged cut."""
+    finite = np.where(np.isfinite(zbuf), zbuf, np.float32(zbuf[np.isfinite(zbuf)].min(initial=0.0)))
+    jump = cv2.morphologyEx(finite, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > depth_step
+    rows, cols = np.nonzero(jump)
+    if rows.size == 0:
+        return
+    y0, y1 = max(rows.min() - 2, 0), rows.max() + 3
+    x0, x1 = max(cols.min() - 2, 0), cols.max() + 3
+    window = frame[y0:y1, x0:x1]
+    blurred = cv2.GaussianBlur(window, (5, 5), 1.0)
+    weight = cv2.GaussianBlur(jump[y0:y1, x0:x1].astype(np.float32), (5, 5), 1.0)
+    weight = np.minimum(weight * 2.0, 1.0)
+    window[:] = cv2.blendLinear(blurred, window, weight, 1.0 - weight)
+
+
 class Renderer:
     """Renders frames of one avatar; build once, call render() per frame.
 
@@ -82,6 +102,8 @@ class Renderer:
             interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
             self._texture = cv2.resize(_crop(avatar.image, x0, y0, side), (options.size, options.size),
                                        interpolation=interpolation)
+            mask = cv2.resize(_crop(avatar.mask, x0, y0, side), (options.size, options.size),
+                              interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
             self._region = None
         else:
             height, width = avatar.image.shape[:2]
@@ -90,12 +112,14 @@ class Renderer:
             rx1, ry1 = min(x0 + side, width), min(y0 + side, height)
             self._region = (rx0, ry0, rx1, ry1)
             self._texture = np.ascontiguousarray(avatar.image[ry0:ry1, rx0:rx1])
+            mask = avatar.mask[ry0:ry1, rx0:rx1]
             x0, y0 = rx0, ry0
         points[:, 0] = (points[:, 0] - x0) * scale
         points[:, 1] = (points[:, 1] - y0) * scale
         points[:, 2] *= scale
         height, width = self._texture.shape[:2]
-        self.rig: Rig = build_rig(points, width, height)
+        self._layers = build_layers(self._texture, mask, points)
+        self.rig: Rig = build_rig(points, width, height, self._layers.alpha)
         self._palette = mouth_palette(self._texture, points)
         # a portrait that already shows its mouth interior keeps it (warped with the opening) rather
         # than getting a second, synthetic set of teeth drawn over its own
@@ -132,9 +156,12 @@ class Renderer:
         rasterize(self.rig.triangles, np.ascontiguousarray(vertices[:, :2]),
                   np.ascontiguousarray(-vertices[:, 2]), self.rig.uv, self.rig.labels,
                   self._map, self._label, self._zbuf)
-        frame = cv2.remap(self._texture, self._map, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        person = cv2.remap(self._texture, self._map, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        alpha = cv2.remap(self._layers.alpha, self._map, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if not self._own_interior:
-            draw_mouth_interior(frame, self._label == LABEL_MOUTH, vertices, self._palette)
+            draw_mouth_interior(person, self._label == LABEL_MOUTH, vertices, self._palette)
+        frame = composite(person, alpha, self._layers.plate)
+        smooth_silhouettes(frame, self._zbuf, SILHOUETTE_DEPTH_STEP * self.rig.face_height)
         return frame
 
     def frames(self, motion: Motion):

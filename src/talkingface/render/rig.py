@@ -15,6 +15,7 @@ import numpy as np
 
 from talkingface.face import topology as tp
 from talkingface.motion.params import EXPRESSION_PARAMETERS, PARAMETER_INDEX
+from talkingface.render.layers import silhouette_distance
 
 LABEL_SKIN, LABEL_MOUTH, LABEL_EYE = 0, 1, 2
 JAW_MAX_DEG = 24.0  # jaw rotation at jawOpen = 1
@@ -45,11 +46,15 @@ class Rig:
     mouth_centre: int
 
 
-def build_rig(points: np.ndarray, width: int, height: int) -> Rig:
-    """Build the rig from 478 landmarks (478, 3) in output pixels, for a region of width x height px."""
+def build_rig(points: np.ndarray, width: int, height: int, person: np.ndarray | None = None) -> Rig:
+    """Build the rig from 478 landmarks (478, 3) in output pixels, for a region of width x height px.
+
+    person: optional (height, width) float32 person coverage; with it, the first ring outside the face
+    is placed just beyond the hair's silhouette, so hair moves rigidly with the head.
+    """
     points = points.astype(np.float32)
     face_height = float(np.linalg.norm(points[tp.FOREHEAD_TOP, :2] - points[tp.CHIN, :2]))
-    rings, ring_head, ring_jaw = _rings(points, width, height, face_height)
+    rings, ring_head, ring_jaw = _rings(points, width, height, face_height, person)
     mouth_centre = points[list(tp.INNER_LIP_CONTOUR)].mean(axis=0) + [0, 0, 0.08 * face_height]
     rest = np.concatenate([points, rings, mouth_centre[None]]).astype(np.float32)
     rest[[tp.RIGHT_IRIS[0], tp.LEFT_IRIS[0]], 2] += 0.03 * face_height  # eyeballs sit behind the lids
@@ -82,7 +87,7 @@ def build_rig(points: np.ndarray, width: int, height: int) -> Rig:
 RING_COUNT = 3
 
 
-def _rings(points: np.ndarray, width: int, height: int, face_height: float
+def _rings(points: np.ndarray, width: int, height: int, face_height: float, person: np.ndarray | None
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Three rings of vertices outside the face oval: positions (3*36, 3), head and jaw weights (3*36,)."""
     oval = points[list(tp.FACE_OVAL)]
@@ -93,17 +98,31 @@ def _rings(points: np.ndarray, width: int, height: int, face_height: float
     border = _distance_to_border(centre, unit, width, height)[:, None]
     border = np.maximum(border, length + 3.0)
     gap = border - length
-    radii = [length + np.minimum(0.15 * length, 0.3 * gap), length + 0.6 * gap, border]
     down = unit[:, 1]  # +1 below the face (neck), -1 above (hair)
+    first = length + np.minimum(0.15 * length, 0.3 * gap)
+    if person is not None:
+        first = _hair_ring(person, oval[:, :2], unit, length, gap, down, face_height, first)
+    radii = [first, first + 0.5 * (border - first), border]
     head = [np.clip(1.0 - 0.3 * np.maximum(down, 0), 0, 1),
             np.clip(0.5 - 0.4 * down, 0.1, 0.9),
             np.zeros(len(oval))]
     jaw = [0.6 * np.maximum(down, 0) ** 3, 0.2 * np.maximum(down, 0) ** 3, np.zeros(len(oval))]
-    depth_back = [0.1 * face_height, 0.2 * face_height, 0.2 * face_height]
+    depth_back = [0.0, 0.1 * face_height, 0.2 * face_height]
     xyz = [np.concatenate([centre + unit * r, (oval[:, 2] + back)[:, None]], axis=1)
            for r, back in zip(radii, depth_back)]
     return (np.concatenate(xyz).astype(np.float32), np.concatenate(head).astype(np.float32),
             np.concatenate(jaw).astype(np.float32))
+
+
+def _hair_ring(person: np.ndarray, oval: np.ndarray, unit: np.ndarray, length: np.ndarray,
+               gap: np.ndarray, down: np.ndarray, face_height: float, default: np.ndarray) -> np.ndarray:
+    """Radii (36, 1) of the first ring: just past the person's silhouette above and beside the face
+    (hair, ears), the default below it (the neck and body must not follow the head rigidly)."""
+    limits = 0.75 * gap[:, 0]
+    beyond = silhouette_distance(person, oval, unit, limits) + 0.04 * face_height
+    silhouette = length + np.clip(beyond[:, None], default - length, limits[:, None])
+    upward = np.clip((0.35 - down) / 0.35, 0.0, 1.0)[:, None]
+    return default + upward * (silhouette - default)
 
 
 def _distance_to_border(origin: np.ndarray, unit: np.ndarray, width: int, height: int) -> np.ndarray:
