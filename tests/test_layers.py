@@ -8,7 +8,7 @@ import numpy as np
 
 from talkingface.motion.params import PARAMETER_INDEX, PARAMETERS
 from talkingface.render.layers import background_plate, composite, silhouette_distance
-from talkingface.render.renderer import Renderer, RenderOptions
+from talkingface.render.renderer import Renderer, RenderOptions, _crop, head_box
 
 
 def disk(size: int = 120, radius: float = 30.0) -> np.ndarray:
@@ -58,3 +58,28 @@ def test_background_stays_still_while_the_head_turns(avatar):
     assert far_background.sum() > 1000
     assert changed[far_background].mean() < 0.01
     assert changed[~background].mean() > 0.05  # while the person did move
+
+
+def test_neutral_eyes_match_the_portrait_and_gaze_moves_only_the_iris(avatar):
+    from talkingface.face import topology as tp
+    from talkingface.motion.controls import gaze_offsets
+
+    renderer = Renderer(avatar, RenderOptions(size=384))
+    x0, y0, side = head_box(avatar)
+    portrait = cv2.resize(_crop(avatar.image, x0, y0, side), (384, 384),
+                          interpolation=cv2.INTER_AREA if side > 384 else cv2.INTER_CUBIC)
+    neutral = renderer.render(np.zeros(len(PARAMETERS), np.float32))
+    looking = renderer.render(gaze_offsets(1.0, 0.0))
+    points = renderer.rig.rest
+    for iris, contour in ((tp.RIGHT_IRIS, tp.RIGHT_EYE_CONTOUR), (tp.LEFT_IRIS, tp.LEFT_EYE_CONTOUR)):
+        box = points[list(contour), :2]
+        x0, y0 = np.floor(box.min(axis=0)).astype(int) - 2
+        x1, y1 = np.ceil(box.max(axis=0)).astype(int) + 3
+        original = portrait[y0:y1, x0:x1].astype(int)
+        assert np.abs(neutral[y0:y1, x0:x1].astype(int) - original).mean() < 6
+        # the eye's dark centre of mass moves to the image's right; the skin around it does not move
+        def dark_centre(image):
+            luma = image[y0:y1, x0:x1].astype(np.float32).mean(axis=2)
+            weight = np.clip(luma.mean() - luma, 0, None)
+            return (weight * np.arange(x1 - x0)).sum() / weight.sum()
+        assert dark_centre(looking) > dark_centre(neutral) + 0.5

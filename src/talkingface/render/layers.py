@@ -16,6 +16,7 @@ import numpy as np
 from talkingface.face import topology as tp
 
 PLATE_WORK_SIDE = 160  # px: the hole behind the person is filled at this resolution, then upsampled
+ALPHA_FLOOR, ALPHA_CEILING = 0.2, 0.8  # segmentation confidences mapped to coverage 0 and 1
 FACE_HULL_SCALE = 1.08  # the face oval, enlarged about its centre, always belongs to the person
 
 
@@ -36,7 +37,8 @@ def person_alpha(mask: np.ndarray, points: np.ndarray) -> np.ndarray:
     hull = np.zeros(mask.shape, np.uint8)
     polygon = np.round((centre + FACE_HULL_SCALE * (oval - centre)) * 16).astype(np.int32)
     cv2.fillPoly(hull, [polygon], 255, cv2.LINE_AA, 4)
-    return np.maximum(mask.astype(np.float32), hull.astype(np.float32) / 255.0)
+    solid = np.clip((mask.astype(np.float32) - ALPHA_FLOOR) / (ALPHA_CEILING - ALPHA_FLOOR), 0.0, 1.0)
+    return np.maximum(solid, hull.astype(np.float32) / 255.0)
 
 
 def background_plate(texture: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -58,7 +60,9 @@ def background_plate(texture: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     filled = cv2.inpaint(small, small_hole, 3, cv2.INPAINT_TELEA)
     filled = cv2.GaussianBlur(filled, (0, 0), 1.5)
     fill = cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR)
-    return np.where(hole[..., None] > 0, fill, texture)
+    # the fill replaces only the person itself: background pixels next to it (part of the dilated hole,
+    # so that the fill is not drawn from the person's colours) keep their own texture
+    return np.where(alpha[..., None] > 0.03, fill, texture)
 
 
 def build_layers(texture: np.ndarray, mask: np.ndarray, points: np.ndarray) -> Layers:

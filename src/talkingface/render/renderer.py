@@ -16,14 +16,15 @@ from talkingface.errors import OptionError
 from talkingface.face.avatar import Avatar
 from talkingface.face.topology import CHIN, FOREHEAD_TOP
 from talkingface.motion.params import PARAMETERS, Motion
+from talkingface.render.eyes import draw_irises, prepare_irises
 from talkingface.render.layers import build_layers, composite
 from talkingface.render.mouth import draw_mouth_interior, mouth_palette
 from talkingface.render.raster import identity_map, rasterize
-from talkingface.render.rig import LABEL_MOUTH, Rig, build_rig, mouth_is_open, pose_vertices
+from talkingface.render.rig import LABEL_EYE, LABEL_MOUTH, Rig, build_rig, mouth_is_open, pose_vertices
 
 FRAMINGS = ("crop", "full")
 HEAD_BOX_SCALE = 2.0  # side of the head crop, in face heights (forehead top to chin)
-SILHOUETTE_DEPTH_STEP = 0.03  # depth jump between neighbouring pixels (face heights) that marks an occlusion edge
+SILHOUETTE_MAP_JUMP = 6.0  # texture px spanned by a 3x3 window (2 at rest) that marks an occlusion edge
 
 
 @dataclass(frozen=True)
@@ -67,12 +68,15 @@ def _crop(image: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
     return cv2.copyMakeBorder(inside, *pads, cv2.BORDER_REPLICATE) if any(pads) else inside.copy()
 
 
-def smooth_silhouettes(frame: np.ndarray, zbuf: np.ndarray, depth_step: float) -> None:
-    """Anti-alias occlusion edges in place: blur frame (H, W, 3) uint8 along pixels where the depth
-    buffer (H, W) float32 jumps by more than depth_step px between neighbours (a turned cheek's
-    silhouette over the hair behind it), which the rasterizer otherwise draws as a jagged cut."""
-    finite = np.where(np.isfinite(zbuf), zbuf, np.float32(zbuf[np.isfinite(zbuf)].min(initial=0.0)))
-    jump = cv2.morphologyEx(finite, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > depth_step
+def smooth_silhouettes(frame: np.ndarray, texture_map: np.ndarray) -> None:
+    """Anti-alias occlusion edges in place: blur frame (H, W, 3) uint8 where the backward map
+    (H, W, 2) float32 jumps between neighbouring pixels (a turned cheek's silhouette over the hair
+    behind it), which the rasterizer otherwise draws as a jagged cut. At rest the map is the identity
+    and nothing is touched."""
+    kernel = np.ones((3, 3), np.uint8)
+    spread = np.maximum(cv2.morphologyEx(texture_map[..., 0], cv2.MORPH_GRADIENT, kernel),
+                        cv2.morphologyEx(texture_map[..., 1], cv2.MORPH_GRADIENT, kernel))
+    jump = spread > SILHOUETTE_MAP_JUMP
     rows, cols = np.nonzero(jump)
     if rows.size == 0:
         return
@@ -121,6 +125,7 @@ class Renderer:
         self._layers = build_layers(self._texture, mask, points)
         self.rig: Rig = build_rig(points, width, height, self._layers.alpha)
         self._palette = mouth_palette(self._texture, points)
+        self._texture, self._irises = prepare_irises(self._texture, points)
         # a portrait that already shows its mouth interior keeps it (warped with the opening) rather
         # than getting a second, synthetic set of teeth drawn over its own
         self._own_interior = mouth_is_open(points)
@@ -158,10 +163,11 @@ class Renderer:
                   self._map, self._label, self._zbuf)
         person = cv2.remap(self._texture, self._map, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         alpha = cv2.remap(self._layers.alpha, self._map, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        draw_irises(person, self._label == LABEL_EYE, vertices, self._irises)
         if not self._own_interior:
             draw_mouth_interior(person, self._label == LABEL_MOUTH, vertices, self._palette)
         frame = composite(person, alpha, self._layers.plate)
-        smooth_silhouettes(frame, self._zbuf, SILHOUETTE_DEPTH_STEP * self.rig.face_height)
+        smooth_silhouettes(frame, self._map)
         return frame
 
     def frames(self, motion: Motion):

@@ -19,6 +19,7 @@ from talkingface.render.layers import silhouette_distance
 
 LABEL_SKIN, LABEL_MOUTH, LABEL_EYE = 0, 1, 2
 JAW_MAX_DEG = 24.0  # jaw rotation at jawOpen = 1
+RIGHT_EYE_FAN, LEFT_EYE_FAN = -2, -1  # the eye fans' centre vertices are the last two of the rig
 LINEAR_SHAPES = tuple(name for name in EXPRESSION_PARAMETERS if name not in ("jawOpen", "mouthClose"))
 
 
@@ -56,13 +57,18 @@ def build_rig(points: np.ndarray, width: int, height: int, person: np.ndarray | 
     face_height = float(np.linalg.norm(points[tp.FOREHEAD_TOP, :2] - points[tp.CHIN, :2]))
     rings, ring_head, ring_jaw = _rings(points, width, height, face_height, person)
     mouth_centre = points[list(tp.INNER_LIP_CONTOUR)].mean(axis=0) + [0, 0, 0.08 * face_height]
-    rest = np.concatenate([points, rings, mouth_centre[None]]).astype(np.float32)
-    rest[[tp.RIGHT_IRIS[0], tp.LEFT_IRIS[0]], 2] += 0.03 * face_height  # eyeballs sit behind the lids
-    centre_index = len(rest) - 1
-    triangles, labels = _triangles(centre_index)
+    # the eye fans turn about their own centres, which follow the lids but not the gaze (the iris is
+    # drawn separately, see render.eyes)
+    eye_centres = points[[tp.RIGHT_IRIS[0], tp.LEFT_IRIS[0]]]
+    rest = np.concatenate([points, rings, mouth_centre[None], eye_centres]).astype(np.float32)
+    centre_index = tp.NUM_LANDMARKS + len(rings)
+    eye_fans = (len(rest) + RIGHT_EYE_FAN, len(rest) + LEFT_EYE_FAN)
+    rest[[tp.RIGHT_IRIS[0], tp.LEFT_IRIS[0], *eye_fans], 2] += 0.03 * face_height  # eyeballs behind the lids
+    triangles, labels = _triangles(centre_index, eye_fans)
     jaw_weight, lip_close = _jaw_weights(rest)
     jaw_weight[tp.NUM_LANDMARKS:centre_index] = ring_jaw
     jaw_weight[centre_index] = 0.5
+    jaw_weight[list(eye_fans)] = 0.0
     uv = np.ascontiguousarray(rest[:, :2])
     if mouth_is_open(points):  # start from closed lips; opening the jaw reveals the photo's own mouth
         rest = rest + _closing_offset(rest, jaw_weight)
@@ -135,11 +141,11 @@ def _distance_to_border(origin: np.ndarray, unit: np.ndarray, width: int, height
     return np.minimum(tx, ty)
 
 
-def _triangles(mouth_centre: int) -> tuple[np.ndarray, np.ndarray]:
+def _triangles(mouth_centre: int, eye_centres: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """All triangles (M, 3) and their labels (M,)."""
     parts: list[np.ndarray] = [tp.face_triangles()]
     labels: list[np.ndarray] = [np.full(len(parts[0]), LABEL_SKIN, np.int8)]
-    for contour, centre in ((tp.RIGHT_EYE_CONTOUR, tp.RIGHT_IRIS[0]), (tp.LEFT_EYE_CONTOUR, tp.LEFT_IRIS[0])):
+    for contour, centre in zip((tp.RIGHT_EYE_CONTOUR, tp.LEFT_EYE_CONTOUR), eye_centres):
         fan = _fan(contour, centre)
         parts.append(fan)
         labels.append(np.full(len(fan), LABEL_EYE, np.int8))
@@ -327,7 +333,7 @@ def _press(corner: int):
 
 
 def _blink(upper: tuple[int, ...], lower: tuple[int, ...], upper1: tuple[int, ...],
-           upper2: tuple[int, ...], iris: tuple[int, ...]):
+           upper2: tuple[int, ...], iris: tuple[int, ...], fan: int):
     def build(rest: np.ndarray, face_height: float) -> np.ndarray:
         shape = np.zeros_like(rest)
         gap = rest[list(lower[1:-1]), :2] - rest[list(upper), :2]  # (7, 2) upper lid to lower lid
@@ -335,13 +341,14 @@ def _blink(upper: tuple[int, ...], lower: tuple[int, ...], upper1: tuple[int, ..
         shape[list(lower[1:-1]), :2] = -0.1 * gap
         shape[list(upper1), :2] = 0.55 * gap
         shape[list(upper2), :2] = 0.2 * gap
-        shape[list(iris), :2] = 0.45 * gap[3]
+        shape[list(iris), :2] = 0.15 * gap[3]  # the eye rolls down a little as the lid closes
+        shape[fan, :2] = 0.45 * gap[3]  # the fan's centre stays inside the narrowing opening
         return shape
     return build
 
 
 def _wide(upper: tuple[int, ...], lower: tuple[int, ...], upper1: tuple[int, ...],
-          upper2: tuple[int, ...], iris: tuple[int, ...]):
+          upper2: tuple[int, ...], iris: tuple[int, ...], fan: int):
     """Upper lid raised by a quarter of the eye opening (surprise, fear)."""
     def build(rest: np.ndarray, face_height: float) -> np.ndarray:
         shape = np.zeros_like(rest)
@@ -387,8 +394,10 @@ def _cheek_squint(lower: tuple[int, ...], lower1: tuple[int, ...], upper: tuple[
     return build
 
 
-_R_EYE = (tp.RIGHT_EYE_UPPER0, tp.RIGHT_EYE_LOWER0, tp.RIGHT_EYE_UPPER1, tp.RIGHT_EYE_UPPER2, tp.RIGHT_IRIS)
-_L_EYE = (tp.LEFT_EYE_UPPER0, tp.LEFT_EYE_LOWER0, tp.LEFT_EYE_UPPER1, tp.LEFT_EYE_UPPER2, tp.LEFT_IRIS)
+_R_EYE = (tp.RIGHT_EYE_UPPER0, tp.RIGHT_EYE_LOWER0, tp.RIGHT_EYE_UPPER1, tp.RIGHT_EYE_UPPER2, tp.RIGHT_IRIS,
+          RIGHT_EYE_FAN)
+_L_EYE = (tp.LEFT_EYE_UPPER0, tp.LEFT_EYE_LOWER0, tp.LEFT_EYE_UPPER1, tp.LEFT_EYE_UPPER2, tp.LEFT_IRIS,
+          LEFT_EYE_FAN)
 # gaze: the subject's left is the image's right (+x) for a frontal face
 _SHAPE_BUILDERS = {
     "mouthFunnel": _funnel,
