@@ -18,6 +18,7 @@ from talkingface.face.topology import CHIN, FOREHEAD_TOP
 from talkingface.motion.params import PARAMETERS, Motion
 from talkingface.render.eyes import draw_irises, prepare_irises
 from talkingface.render.layers import build_layers, composite
+from talkingface.render.paste import change_weight, paste_head, rest_pose
 from talkingface.render.mouth import draw_mouth_interior, mouth_palette
 from talkingface.render.raster import identity_map, rasterize
 from talkingface.render.rig import LABEL_EYE, LABEL_MOUTH, Rig, build_rig, mouth_is_open, pose_vertices
@@ -30,14 +31,19 @@ SILHOUETTE_MAP_JUMP = 6.0  # texture px spanned by a 3x3 window (2 at rest) that
 @dataclass(frozen=True)
 class RenderOptions:
     """size: output side in px for framing "crop"; framing: "crop" (square head crop) or "full"
-    (the whole portrait, head region re-rendered and pasted back)."""
+    (the whole portrait, head region re-rendered and pasted back); work_size: for framing "full", the
+    head region is rendered at most this many px on a side, then upsampled where it changed (larger is
+    sharper and slower; regions smaller than this render at their own resolution)."""
 
     size: int = 512
     framing: str = "crop"
+    work_size: int = 768
 
     def __post_init__(self) -> None:
         if not 64 <= self.size <= 4096:
             raise OptionError("size", self.size, "must be between 64 and 4096 px")
+        if not 64 <= self.work_size <= 4096:
+            raise OptionError("work_size", self.work_size, "must be between 64 and 4096 px")
         if self.framing not in FRAMINGS:
             raise OptionError("framing", self.framing, f"must be one of {FRAMINGS}")
 
@@ -111,12 +117,14 @@ class Renderer:
             self._region = None
         else:
             height, width = avatar.image.shape[:2]
-            scale = 1.0
             rx0, ry0 = max(x0, 0), max(y0, 0)
             rx1, ry1 = min(x0 + side, width), min(y0 + side, height)
             self._region = (rx0, ry0, rx1, ry1)
-            self._texture = np.ascontiguousarray(avatar.image[ry0:ry1, rx0:rx1])
-            mask = avatar.mask[ry0:ry1, rx0:rx1]
+            scale = min(1.0, options.work_size / max(rx1 - rx0, ry1 - ry0))
+            work = (max(1, round((rx1 - rx0) * scale)), max(1, round((ry1 - ry0) * scale)))
+            self._texture = cv2.resize(avatar.image[ry0:ry1, rx0:rx1], work, interpolation=cv2.INTER_AREA)
+            mask = cv2.resize(avatar.mask[ry0:ry1, rx0:rx1], work, interpolation=cv2.INTER_AREA)
+            self._factor = (rx1 - rx0) / work[0]  # native px per working px
             x0, y0 = rx0, ry0
         points[:, 0] = (points[:, 0] - x0) * scale
         points[:, 1] = (points[:, 1] - y0) * scale
@@ -133,6 +141,10 @@ class Renderer:
         self._map = np.empty_like(self._identity)
         self._label = np.empty((height, width), np.int8)
         self._zbuf = np.empty((height, width), np.float32)
+        # full framing pastes only what differs from the rest pose, so a still frame is the portrait itself
+        self._rest = None
+        if self._region is not None:
+            self._rest = rest_pose(self._render_region(self.rig.rest), self._map, self._identity)
 
     @property
     def frame_size(self) -> tuple[int, int]:
@@ -149,9 +161,9 @@ class Renderer:
         head = self._render_region(vertices)
         if self._region is None:
             return head
-        x0, y0, x1, y1 = self._region
+        weight = change_weight(head, self._map, self._coverage, self._rest)
         frame = self._avatar.image.copy()
-        frame[y0:y1, x0:x1] = head
+        paste_head(frame, head, weight, self._region[:2], self._factor)
         return frame
 
     def _render_region(self, vertices: np.ndarray) -> np.ndarray:
@@ -163,6 +175,7 @@ class Renderer:
                   self._map, self._label, self._zbuf)
         person = cv2.remap(self._texture, self._map, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         alpha = cv2.remap(self._layers.alpha, self._map, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        self._coverage = alpha
         draw_irises(person, self._label == LABEL_EYE, vertices, self._irises)
         if not self._own_interior:
             draw_mouth_interior(person, self._label == LABEL_MOUTH, vertices, self._palette)

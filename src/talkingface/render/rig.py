@@ -110,7 +110,7 @@ def _rings(points: np.ndarray, width: int, height: int, face_height: float, pers
         first = _hair_ring(person, oval[:, :2], unit, length, gap, down, face_height, first)
     radii = [first, first + 0.5 * (border - first), border]
     head = [np.clip(1.0 - 0.3 * np.maximum(down, 0), 0, 1),
-            np.clip(0.5 - 0.4 * down, 0.1, 0.9),
+            np.where(down > 0, 0.5 * np.clip(1.0 - down / 0.4, 0, 1), np.clip(0.5 - 0.4 * down, 0, 0.9)),
             np.zeros(len(oval))]
     jaw = [0.6 * np.maximum(down, 0) ** 3, 0.2 * np.maximum(down, 0) ** 3, np.zeros(len(oval))]
     depth_back = [0.0, 0.1 * face_height, 0.2 * face_height]
