@@ -38,3 +38,21 @@ def test_console_script_entry_point_runs():
     completed = subprocess.run([sys.executable, "-m", "talkingface.cli", "render", "--help"],
                                capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0 and "--transcript" in completed.stdout
+
+
+def test_cli_full_frame_keeps_portrait_size(tmp_path, portrait_path, speech_path):
+    from talkingface.media import load_image
+
+    output = tmp_path / "full.mp4"
+    code = main(["render", str(portrait_path), str(speech_path), "-o", str(output), "--full-frame",
+                 "--work-size", "192", "--quiet", "--transcript", str(portrait_path.parent / "speech.txt")])
+    assert code == 0
+    height, width = load_image(portrait_path).shape[:2]
+    info = probe_video(output)
+    assert (info.width, info.height) == (width - width % 2, height - height % 2)
+
+
+def test_cli_bad_work_size_names_option(tmp_path, portrait_path, speech_path, capsys):
+    code = main(["render", str(portrait_path), str(speech_path), "-o", str(tmp_path / "o.mp4"),
+                 "--full-frame", "--work-size", "10"])
+    assert code != 0 and "work_size" in capsys.readouterr().err

@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--size", type=int, default=512, help="side of the square head crop, px (default 512)")
     render.add_argument("--full-frame", action="store_true",
                         help="keep the whole portrait at its own resolution instead of the head crop")
+    render.add_argument("--work-size", type=int, default=768,
+                        help="with --full-frame: px at which the head region is re-rendered before it is "
+                             "pasted back (larger: sharper, slower; default 768)")
     render.add_argument("--motion", help="render this motion timeline (.json/.csv) instead of generating one")
     render.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     _add_motion_arguments(render)
@@ -117,7 +120,8 @@ def _render(args: argparse.Namespace) -> int:
     from talkingface.motion.io import load_motion
     from talkingface.pipeline import animate
 
-    options = _options(args, size=args.size, framing="full" if args.full_frame else "crop")
+    options = _options(args, size=args.size, framing="full" if args.full_frame else "crop",
+                       work_size=args.work_size)
     given = load_motion(args.motion) if args.motion else None
     bars: list = []
 

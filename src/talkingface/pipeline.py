@@ -28,7 +28,8 @@ class AnimateOptions:
     """Everything a render can be asked for.
 
     fps: video frame rate; size: side of the square head crop in px; framing: "crop" or "full" (the
-    whole portrait, only the head re-rendered); transcript: what is said (improves lip timing);
+    whole portrait, only the head re-rendered); work_size: for "full", the px at which the head region is
+    re-rendered before it is pasted back; transcript: what is said (improves lip timing);
     seed: random seed of the performance; articulation, head_motion, blink_rate: see MotionOptions;
     phonetic: recognise/align phones (False: acoustic lips only, faster, any language);
     controls: gaze direction, head distance, emotion, keyframes; max_audio_s: longest accepted
@@ -38,6 +39,7 @@ class AnimateOptions:
     fps: float = 25.0
     size: int = 512
     framing: str = "crop"
+    work_size: int = 768
     transcript: str | None = None
     seed: int = 0
     articulation: float = 1.0
@@ -50,7 +52,7 @@ class AnimateOptions:
 
     def __post_init__(self) -> None:
         self.motion_options()  # validates the motion fields
-        self.render_options()  # validates size and framing
+        self.render_options()  # validates size, framing and work_size
         if not self.max_audio_s > 0:
             raise OptionError("max_audio_s", self.max_audio_s, "must be > 0")
         if not self.max_image_pixels > 0:
@@ -62,7 +64,7 @@ class AnimateOptions:
                              controls=self.controls)
 
     def render_options(self) -> RenderOptions:
-        return RenderOptions(size=self.size, framing=self.framing)
+        return RenderOptions(size=self.size, framing=self.framing, work_size=self.work_size)
 
 
 @dataclass(frozen=True)
