@@ -92,9 +92,12 @@ def main() -> None:
     report["large_portrait"] = {"name": big_name, "size": list(big_image.shape[1::-1]),
                                 "prepare_s": round(big_prepare_s, 3)}
     report["large_portrait"]["crop_512"] = render_fps(Renderer(big_avatar, RenderOptions(size=512)), motion, 100)
-    full = Renderer(big_avatar, RenderOptions(framing="full"))
-    report["large_portrait"]["full_frame"] = {"render_region_px": list(full._texture.shape[1::-1]),
-                                              **render_fps(full, motion, 20)}
+    for work_size in (512, 768, 1024):
+        full = Renderer(big_avatar, RenderOptions(framing="full", work_size=work_size))
+        x0, y0, x1, y1 = full._region
+        report["large_portrait"][f"full_frame_work_{work_size}"] = {
+            "head_region_px": [x1 - x0, y1 - y0], "rendered_at_px": list(full._texture.shape[1::-1]),
+            **render_fps(full, motion, 60)}
 
     with tempfile.TemporaryDirectory() as folder:
         result, whole_s = timed(animate, portrait, speech, Path(folder) / "out.mp4",

@@ -131,7 +131,7 @@ def _beside(texture: np.ndarray, opening: np.ndarray, x: float, y0: int, y1: int
             ) -> tuple[np.ndarray, np.ndarray]:
     """Colours (R, 3) float32 at column x for rows y0..y1-1 (3-px horizontal average), and whether
     each lies inside the opening (R,) bool."""
-    column = int(round(x))
+    column = round(x)
     if not 1 <= column < texture.shape[1] - 1:
         return np.zeros((y1 - y0, 3), np.float32), np.zeros(y1 - y0, bool)
     colours = texture[y0:y1, column - 1:column + 2].astype(np.float32).mean(axis=1)

@@ -60,9 +60,9 @@ def paste_head(frame: np.ndarray, head: np.ndarray, weight: np.ndarray, origin: 
         return
     i1, j1 = i0 + box_width, j0 + box_height
     height, width = frame.shape[:2]
-    x0, y0 = origin[0] + int(round(i0 * factor)), origin[1] + int(round(j0 * factor))
-    x1 = min(origin[0] + int(round(i1 * factor)), width)
-    y1 = min(origin[1] + int(round(j1 * factor)), height)
+    x0, y0 = origin[0] + round(i0 * factor), origin[1] + round(j0 * factor)
+    x1 = min(origin[0] + round(i1 * factor), width)
+    y1 = min(origin[1] + round(j1 * factor), height)
     if x1 <= x0 or y1 <= y0:
         return
     window = frame[y0:y1, x0:x1]

@@ -18,13 +18,14 @@ from talkingface.face.topology import CHIN, FOREHEAD_TOP
 from talkingface.motion.params import PARAMETERS, Motion
 from talkingface.render.eyes import draw_irises, prepare_irises
 from talkingface.render.layers import build_layers, composite
+from talkingface.render.mouth import draw_mouth_interior, draw_own_interior, mouth_palette, own_mouth
 from talkingface.render.paste import change_weight, paste_head, rest_pose
-from talkingface.render.mouth import draw_mouth_interior, mouth_palette
 from talkingface.render.raster import identity_map, rasterize
 from talkingface.render.rig import LABEL_EYE, LABEL_MOUTH, Rig, build_rig, mouth_is_open, pose_vertices
 
 FRAMINGS = ("crop", "full")
 HEAD_BOX_SCALE = 2.0  # side of the head crop, in face heights (forehead top to chin)
+MIN_HEAD_BOX_SCALE = 1.5  # the tightest head crop, for photos cropped close around the face
 SILHOUETTE_MAP_JUMP = 6.0  # texture px spanned by a 3x3 window (2 at rest) that marks an occlusion edge
 
 
@@ -51,16 +52,19 @@ class RenderOptions:
 def head_box(avatar: Avatar) -> tuple[int, int, int]:
     """Square head region (x0, y0, side) in portrait pixels.
 
-    Centred on the face, then shifted to stay inside the image where the image is large enough, so
-    that padding (edge replication) is only needed for photos cropped tighter than the head box.
+    Centred on the face, shrunk (down to MIN_HEAD_BOX_SCALE face heights) and shifted to stay inside
+    the image, so that padding (edge replication) is only needed for photos cropped very tightly.
     """
     points = avatar.landmarks.points
     top, chin = points[FOREHEAD_TOP, :2], points[CHIN, :2]
     face_height = float(np.linalg.norm(top - chin))
     centre = 0.5 * (top + chin) - np.array([0.0, 0.08 * face_height])
-    side = int(round(HEAD_BOX_SCALE * face_height))
     width, height = avatar.size
-    x0, y0 = int(round(centre[0] - side / 2)), int(round(centre[1] - side / 2))
+    # a photo cropped tighter than the head box gets a tighter box rather than a padded one (edge
+    # replication smears streaks), down to a margin of MIN_HEAD_BOX_SCALE face heights
+    side = round(HEAD_BOX_SCALE * face_height)
+    side = max(min(side, width, height), round(MIN_HEAD_BOX_SCALE * face_height))
+    x0, y0 = round(centre[0] - side / 2), round(centre[1] - side / 2)
     x0 = min(max(x0, 0), width - side) if side <= width else x0
     y0 = min(max(y0, 0), height - side) if side <= height else y0
     return x0, y0, side
@@ -134,9 +138,9 @@ class Renderer:
         self.rig: Rig = build_rig(points, width, height, self._layers.alpha)
         self._palette = mouth_palette(self._texture, points)
         self._texture, self._irises = prepare_irises(self._texture, points)
-        # a portrait that already shows its mouth interior keeps it (warped with the opening) rather
-        # than getting a second, synthetic set of teeth drawn over its own
-        self._own_interior = mouth_is_open(points)
+        # a portrait that already shows its mouth interior keeps its own teeth (upper with the upper
+        # lip, lower with the lower) rather than getting a second, synthetic set drawn over them
+        self._own = own_mouth(self._texture, points, self._palette) if mouth_is_open(points) else None
         self._identity = identity_map(height, width)
         self._map = np.empty_like(self._identity)
         self._label = np.empty((height, width), np.int8)
@@ -177,8 +181,11 @@ class Renderer:
         alpha = cv2.remap(self._layers.alpha, self._map, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         self._coverage = alpha
         draw_irises(person, self._label == LABEL_EYE, vertices, self._irises)
-        if not self._own_interior:
-            draw_mouth_interior(person, self._label == LABEL_MOUTH, vertices, self._palette)
+        opening = self._label == LABEL_MOUTH
+        if self._own is None:
+            draw_mouth_interior(person, opening, vertices, self._palette)
+        else:
+            draw_own_interior(person, opening, vertices, self._own)
         frame = composite(person, alpha, self._layers.plate)
         smooth_silhouettes(frame, self._map)
         return frame

@@ -178,6 +178,9 @@ def _strip(inner: np.ndarray, outer: np.ndarray) -> np.ndarray:
 
 # -------------------------------------------------------------------------------------- jaw weights
 
+# the lip landmarks between the inner and outer contours (two rows on each lip)
+UPPER_LIP_MIDDLE = (184, 74, 73, 72, 11, 302, 303, 304, 408, 183, 42, 41, 38, 12, 268, 271, 272, 407)
+LOWER_LIP_MIDDLE = (77, 90, 180, 85, 16, 315, 404, 320, 307, 96, 89, 179, 86, 15, 316, 403, 319, 325)
 OPEN_MOUTH_GAP = 0.06  # inner-lip gap / mouth width above which the portrait shows its mouth open
 
 
@@ -220,13 +223,15 @@ def _jaw_weights(rest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     centre = 0.5 * (left[:2] + right[:2])
     sideways = np.abs((rest[:, :2] - centre) @ axis) / mouth_width
     weight *= np.clip(1.6 - 0.8 * sideways, 0.35, 1.0) ** np.where(below < 0, 2.0, 0.3)
-    weight[list(tp.LIPS_UPPER_INNER + tp.LIPS_UPPER_OUTER)] = 0.0
-    weight[list(tp.LIPS_LOWER_INNER + tp.LIPS_LOWER_OUTER)] = 1.0
+    # every row of the lips goes wholly with its side: in-between weights would fold lip triangles
+    # over the opening as the jaw drops
+    weight[list(tp.LIPS_UPPER_INNER + tp.LIPS_UPPER_OUTER + UPPER_LIP_MIDDLE)] = 0.0
+    weight[list(tp.LIPS_LOWER_INNER + tp.LIPS_LOWER_OUTER + LOWER_LIP_MIDDLE)] = 1.0
     for corner in (tp.MOUTH_LEFT_CORNER, tp.MOUTH_RIGHT_CORNER, 78, 308):
         weight[corner] = 0.5
     weight[tp.NUM_LANDMARKS:] = 0.0
     lip_close = np.zeros(len(rest), np.float32)
-    lip_close[list(tp.LIPS_LOWER_INNER + tp.LIPS_LOWER_OUTER)] = 1.0
+    lip_close[list(tp.LIPS_LOWER_INNER + tp.LIPS_LOWER_OUTER + LOWER_LIP_MIDDLE)] = 1.0
     lip_close[[tp.MOUTH_LEFT_CORNER, tp.MOUTH_RIGHT_CORNER, 78, 308]] = 1.0
     return weight.astype(np.float32), lip_close
 
