@@ -226,7 +226,11 @@ def _jaw_weights(rest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # every row of the lips goes wholly with its side: in-between weights would fold lip triangles
     # over the opening as the jaw drops
     weight[list(tp.LIPS_UPPER_INNER + tp.LIPS_UPPER_OUTER + UPPER_LIP_MIDDLE)] = 0.0
-    weight[list(tp.LIPS_LOWER_INNER + tp.LIPS_LOWER_OUTER + LOWER_LIP_MIDDLE)] = 1.0
+    # the lower lip follows fully in the middle and half at the corners, along an elliptic profile, so
+    # the opening is rounded rather than boxy
+    lower = list(tp.LIPS_LOWER_INNER + tp.LIPS_LOWER_OUTER + LOWER_LIP_MIDDLE)
+    across = np.clip(((rest[lower, :2] - centre) @ axis) / (0.5 * mouth_width), -1.0, 1.0)
+    weight[lower] = 0.5 + 0.5 * np.sqrt(1.0 - across**2)
     for corner in (tp.MOUTH_LEFT_CORNER, tp.MOUTH_RIGHT_CORNER, 78, 308):
         weight[corner] = 0.5
     weight[tp.NUM_LANDMARKS:] = 0.0
