@@ -60,9 +60,12 @@ def background_plate(texture: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     filled = cv2.inpaint(small, small_hole, 3, cv2.INPAINT_TELEA)
     filled = cv2.GaussianBlur(filled, (0, 0), 1.5)
     fill = cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR)
-    # the fill replaces only the person itself: background pixels next to it (part of the dilated hole,
-    # so that the fill is not drawn from the person's colours) keep their own texture
-    return np.where(alpha[..., None] > 0.03, fill, texture)
+    # the fill covers the person and fades into the texture over the margin around it, so no trace of
+    # the person's soft edge (a faint outline) stays behind when the head moves away
+    weight = cv2.GaussianBlur(hole.astype(np.float32), (0, 0), margin / 2.0)
+    weight = np.maximum(np.clip(2.0 * weight - 0.5, 0.0, 1.0), (alpha > 0.03).astype(np.float32))
+    blended = texture + weight[..., None] * (fill.astype(np.float32) - texture)
+    return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
 
 
 def build_layers(texture: np.ndarray, mask: np.ndarray, points: np.ndarray) -> Layers:
