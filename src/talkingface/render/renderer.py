@@ -1,8 +1,8 @@
 """Render frames of a prepared portrait from motion parameters (textured-mesh warp).
 
 Only the head region is re-rendered. In "crop" framing the output is the square head crop resampled to
-`size` px; in "full" framing the head region is rendered at the portrait's own resolution and pasted
-back into the untouched full frame.
+`size` px; in "full" framing the head region is rendered at a working resolution (at most `work_size`
+px) and pasted back, upsampled and feathered, into the untouched full frame wherever it changed.
 """
 
 from __future__ import annotations
@@ -99,6 +99,36 @@ def smooth_silhouettes(frame: np.ndarray, texture_map: np.ndarray) -> None:
     window[:] = cv2.blendLinear(blurred, window, weight, 1.0 - weight)
 
 
+def _working_region(avatar: Avatar, options: RenderOptions
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int, int, int] | None]:
+    """The head region the renderer works on: texture (h, w, 3) uint8, person mask (h, w) float32,
+    landmarks (478, 3) in its px, and for framing "full" the region's (x0, y0, x1, y1) in the
+    portrait (None for "crop"). "crop" resamples the square head box to size px; "full" takes the box
+    clipped to the image, resampled to at most work_size px."""
+    x0, y0, side = head_box(avatar)
+    if options.framing == "crop":
+        region = None
+        scale = options.size / side
+        work = (options.size, options.size)
+        image, mask = _crop(avatar.image, x0, y0, side), _crop(avatar.mask, x0, y0, side)
+    else:
+        height, width = avatar.image.shape[:2]
+        x0, y0 = max(x0, 0), max(y0, 0)
+        x1, y1 = min(x0 + side, width), min(y0 + side, height)
+        region = (x0, y0, x1, y1)
+        scale = min(1.0, options.work_size / max(x1 - x0, y1 - y0))
+        work = (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale)))
+        image, mask = avatar.image[y0:y1, x0:x1], avatar.mask[y0:y1, x0:x1]
+    shrink = scale < 1
+    texture = cv2.resize(image, work, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+    mask = cv2.resize(mask, work, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    points = avatar.landmarks.points.astype(np.float32)
+    points[:, 0] = (points[:, 0] - x0) * scale
+    points[:, 1] = (points[:, 1] - y0) * scale
+    points[:, 2] *= scale
+    return texture, mask, points, region
+
+
 class Renderer:
     """Renders frames of one avatar; build once, call render() per frame.
 
@@ -109,31 +139,10 @@ class Renderer:
     def __init__(self, avatar: Avatar, options: RenderOptions = RenderOptions()) -> None:
         self.options = options
         self._avatar = avatar
-        x0, y0, side = head_box(avatar)
-        points = avatar.landmarks.points.copy()
-        if options.framing == "crop":
-            scale = options.size / side
-            interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-            self._texture = cv2.resize(_crop(avatar.image, x0, y0, side), (options.size, options.size),
-                                       interpolation=interpolation)
-            mask = cv2.resize(_crop(avatar.mask, x0, y0, side), (options.size, options.size),
-                              interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-            self._region = None
-        else:
-            height, width = avatar.image.shape[:2]
-            rx0, ry0 = max(x0, 0), max(y0, 0)
-            rx1, ry1 = min(x0 + side, width), min(y0 + side, height)
-            self._region = (rx0, ry0, rx1, ry1)
-            scale = min(1.0, options.work_size / max(rx1 - rx0, ry1 - ry0))
-            work = (max(1, round((rx1 - rx0) * scale)), max(1, round((ry1 - ry0) * scale)))
-            self._texture = cv2.resize(avatar.image[ry0:ry1, rx0:rx1], work, interpolation=cv2.INTER_AREA)
-            mask = cv2.resize(avatar.mask[ry0:ry1, rx0:rx1], work, interpolation=cv2.INTER_AREA)
-            self._factor = (rx1 - rx0) / work[0]  # native px per working px
-            x0, y0 = rx0, ry0
-        points[:, 0] = (points[:, 0] - x0) * scale
-        points[:, 1] = (points[:, 1] - y0) * scale
-        points[:, 2] *= scale
+        self._texture, mask, points, self._region = _working_region(avatar, options)
         height, width = self._texture.shape[:2]
+        if self._region is not None:
+            self._factor = (self._region[2] - self._region[0]) / width  # native px per working px
         self._layers = build_layers(self._texture, mask, points)
         self.rig: Rig = build_rig(points, width, height, self._layers.alpha)
         self._palette = mouth_palette(self._texture, points)
@@ -148,7 +157,7 @@ class Renderer:
         # full framing pastes only what differs from the rest pose, so a still frame is the portrait itself
         self._rest = None
         if self._region is not None:
-            self._rest = rest_pose(self._render_region(self.rig.rest), self._map, self._identity)
+            self._rest = rest_pose(self._render_region(self.rig.rest)[0], self._map, self._identity)
 
     @property
     def frame_size(self) -> tuple[int, int]:
@@ -162,15 +171,17 @@ class Renderer:
         if params.shape != (len(PARAMETERS),):
             raise OptionError("params", params.shape, f"must have shape ({len(PARAMETERS)},)")
         vertices = pose_vertices(self.rig, params)
-        head = self._render_region(vertices)
+        head, coverage = self._render_region(vertices)
         if self._region is None:
             return head
-        weight = change_weight(head, self._map, self._coverage, self._rest)
+        weight = change_weight(head, self._map, coverage, self._rest)
         frame = self._avatar.image.copy()
         paste_head(frame, head, weight, self._region[:2], self._factor)
         return frame
 
-    def _render_region(self, vertices: np.ndarray) -> np.ndarray:
+    def _render_region(self, vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rendered region (h, w, 3) uint8 for posed vertices (N, 3), and the person's coverage
+        (h, w) float32 in it."""
         np.copyto(self._map, self._identity)
         self._label.fill(-1)
         self._zbuf.fill(-np.inf)
@@ -179,7 +190,6 @@ class Renderer:
                   self._map, self._label, self._zbuf)
         person = cv2.remap(self._texture, self._map, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         alpha = cv2.remap(self._layers.alpha, self._map, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        self._coverage = alpha
         draw_irises(person, self._label == LABEL_EYE, vertices, self._irises)
         opening = self._label == LABEL_MOUTH
         if self._own is None:
@@ -188,7 +198,7 @@ class Renderer:
             draw_own_interior(person, opening, vertices, self._own)
         frame = composite(person, alpha, self._layers.plate)
         smooth_silhouettes(frame, self._map)
-        return frame
+        return frame, alpha
 
     def frames(self, motion: Motion):
         """Yield one rendered frame per motion frame."""
