@@ -15,8 +15,9 @@ import numpy as np
 from talkingface.errors import OptionError
 from talkingface.face.avatar import Avatar
 from talkingface.face.topology import CHIN, FOREHEAD_TOP
-from talkingface.motion.params import PARAMETERS, Motion
+from talkingface.motion.params import HEAD_PARAMETERS, PARAMETERS, Motion
 from talkingface.render.eyes import draw_irises, prepare_irises
+from talkingface.render.glasses import draw_glasses, prepare_glasses
 from talkingface.render.layers import build_layers, composite
 from talkingface.render.mouth import draw_mouth_interior, draw_own_interior, mouth_palette, own_mouth
 from talkingface.render.paste import change_weight, paste_head, rest_pose
@@ -146,6 +147,9 @@ class Renderer:
         self._layers = build_layers(self._texture, mask, points)
         self.rig: Rig = build_rig(points, width, height, self._layers.alpha)
         self._palette = mouth_palette(self._texture, points)
+        # glasses come out of the texture and are drawn back moved with the head only, so expressions
+        # never bend the frames; then the irises are cut from the clean texture
+        self._texture, self._glasses = prepare_glasses(self._texture, points)
         self._texture, self._irises = prepare_irises(self._texture, points)
         # a portrait that already shows its mouth interior keeps its own teeth (upper with the upper
         # lip, lower with the lower) rather than getting a second, synthetic set drawn over them
@@ -157,7 +161,8 @@ class Renderer:
         # full framing pastes only what differs from the rest pose, so a still frame is the portrait itself
         self._rest = None
         if self._region is not None:
-            self._rest = rest_pose(self._render_region(self.rig.rest)[0], self._map, self._identity)
+            rest = np.zeros(len(PARAMETERS), np.float32)
+            self._rest = rest_pose(self._render_region(rest)[0], self._map, self._identity)
 
     @property
     def frame_size(self) -> tuple[int, int]:
@@ -170,8 +175,7 @@ class Renderer:
         """One frame for motion parameters (P,) float32 ordered as PARAMETERS."""
         if params.shape != (len(PARAMETERS),):
             raise OptionError("params", params.shape, f"must have shape ({len(PARAMETERS)},)")
-        vertices = pose_vertices(self.rig, params)
-        head, coverage = self._render_region(vertices)
+        head, coverage = self._render_region(params)
         if self._region is None:
             return head
         weight = change_weight(head, self._map, coverage, self._rest)
@@ -179,9 +183,10 @@ class Renderer:
         paste_head(frame, head, weight, self._region[:2], self._factor)
         return frame
 
-    def _render_region(self, vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The rendered region (h, w, 3) uint8 for posed vertices (N, 3), and the person's coverage
+    def _render_region(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rendered region (h, w, 3) uint8 for motion parameters (P,), and the person's coverage
         (h, w) float32 in it."""
+        vertices = pose_vertices(self.rig, params)
         np.copyto(self._map, self._identity)
         self._label.fill(-1)
         self._zbuf.fill(-np.inf)
@@ -197,8 +202,16 @@ class Renderer:
         else:
             draw_own_interior(person, opening, vertices, self._own)
         frame = composite(person, alpha, self._layers.plate)
+        if self._glasses is not None:
+            draw_glasses(frame, self.rig.rest, self._rigid_vertices(params), self._glasses)
         smooth_silhouettes(frame, self._map)
         return frame, alpha
+
+    def _rigid_vertices(self, params: np.ndarray) -> np.ndarray:
+        """Vertices (N, 3) posed by the head pose alone (no expression), for rigid accessories."""
+        rigid = np.zeros_like(params)
+        rigid[:len(HEAD_PARAMETERS)] = params[:len(HEAD_PARAMETERS)]
+        return pose_vertices(self.rig, rigid)
 
     def frames(self, motion: Motion):
         """Yield one rendered frame per motion frame."""
