@@ -83,9 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--size", type=int, default=512, help="side of the square head crop, px (default 512)")
     render.add_argument("--full-frame", action="store_true",
                         help="keep the whole portrait at its own resolution instead of the head crop")
-    render.add_argument("--work-size", type=int, default=768,
+    render.add_argument("--work-size", type=int, default=640,
                         help="with --full-frame: px at which the head region is re-rendered before it is "
-                             "pasted back (larger: sharper, slower; default 768)")
+                             "pasted back (larger: sharper, slower; default 640)")
     render.add_argument("--motion", help="render this motion timeline (.json/.csv) instead of generating one")
     render.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     _add_motion_arguments(render)

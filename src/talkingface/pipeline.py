@@ -39,7 +39,7 @@ class AnimateOptions:
     fps: float = 25.0
     size: int = 512
     framing: str = "crop"
-    work_size: int = 768
+    work_size: int = 640
     transcript: str | None = None
     seed: int = 0
     articulation: float = 1.0

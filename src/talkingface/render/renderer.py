@@ -39,7 +39,7 @@ class RenderOptions:
 
     size: int = 512
     framing: str = "crop"
-    work_size: int = 768
+    work_size: int = 640
 
     def __post_init__(self) -> None:
         if not 64 <= self.size <= 4096:
