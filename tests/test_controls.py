@@ -12,7 +12,7 @@ from talkingface.errors import InputNotFoundError, MotionFileError, OptionError
 from talkingface.motion.controls import EMOTIONS, Controls, Keyframe, load_keyframes
 from talkingface.motion.generate import MotionOptions, generate_motion
 from talkingface.motion.io import load_motion, save_motion
-from talkingface.motion.params import PARAMETER_INDEX, PARAMETERS, Motion
+from talkingface.motion.params import PARAMETERS, Motion
 from tests.synthetic import make_track, syllables
 
 

@@ -1,8 +1,9 @@
 """The face rig: the portrait's triangle mesh and how each motion parameter moves its vertices.
 
-The mesh is MediaPipe's face tessellation, fans that fill the eyes (around the iris centre) and the
-mouth opening (a hole shown as mouth interior), and three rings of quads reaching from the face
-outline to the edge of the rendered region (hair and ears, then neck and background). Expressions are
+The mesh is MediaPipe's face tessellation, fans that fill the eye openings (around centre vertices
+that follow the lids; the iris is drawn over them) and the mouth opening (a hole shown as mouth
+interior), and three rings of quads reaching from the face outline to the edge of the rendered region
+(the first just past the hair's silhouette, then neck and background). Expressions are
 procedural blendshapes built from the landmark geometry; the jaw and the head are rotations in 3D
 using the landmark depth. All positions are in output pixels: x right, y down, z away from the camera.
 """
