@@ -152,6 +152,10 @@ def test_bad_motion_files(tmp_path, name, content, problem):
 def test_missing_motion_file(tmp_path):
     with pytest.raises(InputNotFoundError, match="nothing.json"):
         load_motion(tmp_path / "nothing.json")
+    folder = tmp_path / "folder.json"
+    folder.mkdir()
+    with pytest.raises(InputNotFoundError, match="is a directory, not a motion file"):
+        load_motion(folder)
 
 
 def test_bad_control_values():

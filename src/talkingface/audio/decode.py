@@ -15,7 +15,8 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from talkingface.errors import AudioError, InputNotFoundError, OptionError
+from talkingface.errors import AudioError, OptionError
+from talkingface.media.paths import check_input_file
 
 SAMPLE_RATE = 16000
 """Sample rate of every ``Audio``, in Hz."""
@@ -80,8 +81,7 @@ def load_audio(path: str | os.PathLike[str], *, max_seconds: float = 600.0) -> A
         ``max_seconds`` is not a positive number.
     """
     _check_max_seconds(max_seconds)
-    path = os.fspath(path)
-    _check_is_file(path)
+    path = os.fspath(check_input_file(path, "an audio file"))
     try:
         container = av.open(path)
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
@@ -136,15 +136,6 @@ def _check_max_seconds(max_seconds: float) -> None:
     ok = isinstance(max_seconds, (int, float)) and not isinstance(max_seconds, bool)
     if not ok or not math.isfinite(max_seconds) or max_seconds <= 0:
         raise OptionError("max_seconds", max_seconds, "must be a positive number of seconds")
-
-
-def _check_is_file(path: str) -> None:
-    if os.path.isdir(path):
-        raise InputNotFoundError(path, "is a directory, not an audio file")
-    if not os.path.exists(path):
-        raise InputNotFoundError(path, "no such audio file")
-    if not os.path.isfile(path):
-        raise InputNotFoundError(path, "is not a regular file")
 
 
 def _reason(exc: BaseException) -> str:

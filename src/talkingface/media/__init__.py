@@ -5,7 +5,7 @@ Pillow (images) and PyAV (video and audio containers), never a shell ``ffmpeg``.
 """
 
 from talkingface.media.images import contact_sheet, image_from_array, load_image, save_png
-from talkingface.media.paths import atomic_output, check_output_path
+from talkingface.media.paths import atomic_output, check_input_file, check_output_path
 from talkingface.media.reader import (
     VideoInfo,
     iter_video_frames,
@@ -19,6 +19,7 @@ __all__ = [
     "VideoInfo",
     "VideoWriter",
     "atomic_output",
+    "check_input_file",
     "check_output_path",
     "contact_sheet",
     "image_from_array",

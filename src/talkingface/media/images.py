@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from talkingface.errors import ImageError, InputNotFoundError, OptionError
-from talkingface.media.paths import atomic_output, check_output_path
+from talkingface.errors import ImageError, OptionError
+from talkingface.media.paths import atomic_output, check_input_file, check_output_path
 
 PathLike = str | os.PathLike[str]
 
@@ -87,12 +87,7 @@ def load_image(path: PathLike, *, max_pixels: int = 40_000_000) -> np.ndarray:
 
 def _read_bytes(path: Path) -> bytes:
     """Read the whole file; InputNotFoundError / ImageError naming the problem."""
-    if not path.exists():
-        raise InputNotFoundError(path, "no such file")
-    if path.is_dir():
-        raise InputNotFoundError(path, "is a directory, not an image file")
-    if not path.is_file():
-        raise InputNotFoundError(path, "is not a regular file")
+    check_input_file(path, "an image file")
     try:
         with open(path, "rb") as f:
             data = f.read()

@@ -12,9 +12,24 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from talkingface.errors import OutputPathError
+from talkingface.errors import InputNotFoundError, OutputPathError
 
 PathLike = str | os.PathLike[str]
+
+
+def check_input_file(path: PathLike, kind: str) -> Path:
+    """``path`` as a Path if it is an existing regular file; InputNotFoundError naming it otherwise.
+
+    kind: what the file should be, for the message, e.g. "an image file".
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputNotFoundError(path, "no such file")
+    if path.is_dir():
+        raise InputNotFoundError(path, f"is a directory, not {kind}")
+    if not path.is_file():
+        raise InputNotFoundError(path, "is not a regular file")
+    return path
 
 
 def check_output_path(

@@ -15,7 +15,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from talkingface.errors import InputFileError, InputNotFoundError, OptionError
+from talkingface.errors import InputFileError, OptionError
+from talkingface.media.paths import check_input_file
 
 PathLike = str | os.PathLike[str]
 
@@ -53,7 +54,7 @@ def probe_video(path: PathLike) -> VideoInfo:
     InputFileError
         Not a video FFmpeg can read, or no video stream.
     """
-    p = _check_input(path)
+    p = check_input_file(path, "a video file")
     with _open_input(p) as c:
         vs = _video_stream(p, c)
         cc = vs.codec_context
@@ -99,7 +100,7 @@ def iter_video_frames(path: PathLike) -> Iterator[tuple[float, np.ndarray]]:
         Not a video, no video stream, corrupt, or truncated (frames stop well before the end the
         header declares; raised after the frames that could be decoded).
     """
-    p = _check_input(path)
+    p = check_input_file(path, "a video file")
     with _open_input(p) as c:
         vs = _video_stream(p, c)
         vs.thread_type = "AUTO"
@@ -193,17 +194,6 @@ def resample_frames_to_fps(
 
 
 # ------------------------------------------------------------------------------------ helpers
-
-
-def _check_input(path: PathLike) -> Path:
-    p = Path(path)
-    if not p.exists():
-        raise InputNotFoundError(p, "no such file")
-    if p.is_dir():
-        raise InputNotFoundError(p, "is a directory, not a video file")
-    if not p.is_file():
-        raise InputNotFoundError(p, "is not a regular file")
-    return p
 
 
 def _open_input(path: Path) -> av.container.InputContainer:

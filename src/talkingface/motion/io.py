@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from talkingface.errors import InputNotFoundError, MotionFileError, OptionError
-from talkingface.media import atomic_output
+from talkingface.errors import MotionFileError, OptionError
+from talkingface.media import atomic_output, check_input_file
 from talkingface.motion.params import PARAMETER_INDEX, PARAMETERS, Motion
 
 FORMAT = "talkingface.motion"
@@ -59,9 +59,7 @@ def _to_csv(motion: Motion) -> str:
 
 def load_motion(path: str | os.PathLike[str]) -> Motion:
     """Read a .json or .csv motion file; MotionFileError names the file and the problem."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise InputNotFoundError(path, "no such motion file")
+    path = os.fspath(check_input_file(path, "a motion file"))
     suffix = Path(path).suffix.lower()
     if suffix not in SUFFIXES:
         raise MotionFileError(path, f"motion files must end in one of {SUFFIXES}")
