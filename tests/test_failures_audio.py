@@ -23,6 +23,17 @@ def noise(seconds: float, level: float = 0.1) -> np.ndarray:
     return np.random.default_rng(0).normal(0, level, int(seconds * RATE)).astype(np.float32)
 
 
+def encode_mono(path, samples: np.ndarray, codec: str, frame_samples: int, container: str | None = None) -> None:
+    """Encode float mono samples at RATE with a PyAV audio codec, frame_samples per frame."""
+    with av.open(str(path), "w", format=container) as out:
+        stream = out.add_stream(codec, rate=RATE, layout="mono")
+        for i in range(0, samples.size, frame_samples):
+            frame = av.AudioFrame.from_ndarray(samples[None, i:i + frame_samples], format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = RATE, i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+
+
 def raises(exc_type, path, *words):
     """Check load_audio(path) raises ``exc_type`` whose message has the path and ``words``."""
     with pytest.raises(exc_type) as info:
@@ -113,13 +124,7 @@ def test_ten_hour_header_is_rejected_without_decoding(tmp_path):
     """An MP3 whose Info header declares 10 hours is refused from the header alone."""
     path = tmp_path / "ten_hours.mp3"
     x = noise(1.0)
-    with av.open(str(path), "w") as out:
-        st = out.add_stream("libmp3lame", rate=RATE, layout="mono")
-        for i in range(0, x.size, 1152):
-            frame = av.AudioFrame.from_ndarray(x[None, i:i + 1152], format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = RATE, i
-            out.mux(st.encode(frame))
-        out.mux(st.encode(None))
+    encode_mono(path, x, "libmp3lame", 1152)
     data = bytearray(path.read_bytes())
     tag = max(data.find(b"Info"), data.find(b"Xing"))
     assert tag > 0 and struct.unpack(">I", data[tag + 4:tag + 8])[0] & 1  # has a frame count
@@ -135,13 +140,7 @@ def test_unknown_duration_too_long_stops_while_decoding(tmp_path):
     """Raw ADTS AAC declares no duration: the limit is enforced while decoding."""
     path = tmp_path / "stream.aac"
     x = noise(3.0)
-    with av.open(str(path), "w", format="adts") as out:
-        st = out.add_stream("aac", rate=RATE, layout="mono")
-        for i in range(0, x.size, 1024):
-            frame = av.AudioFrame.from_ndarray(x[None, i:i + 1024], format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = RATE, i
-            out.mux(st.encode(frame))
-        out.mux(st.encode(None))
+    encode_mono(path, x, "aac", 1024, container="adts")
     with pytest.raises(AudioError) as info:
         load_audio(path, max_seconds=1.0)
     assert str(path) in str(info.value) and "longer than" in str(info.value)
