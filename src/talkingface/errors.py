@@ -7,6 +7,22 @@ can catch either, and every message names the offending file or value and the pr
 from __future__ import annotations
 
 import os
+import reprlib
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 60, 60
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = 6
+
+
+def show(value: object) -> str:
+    """A short repr of ``value`` for error messages: strings and containers are cut, huge integers
+    described, deep nesting elided, so that a message never grows with a hostile input."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
+    try:
+        return _SHORT.repr(value)
+    except (ValueError, RecursionError):  # e.g. a huge integer inside a list
+        return f"a {type(value).__name__}"
 
 
 class TalkingFaceError(Exception):
@@ -18,7 +34,7 @@ class OptionError(TalkingFaceError, ValueError):
 
     def __init__(self, name: str, value: object, problem: str) -> None:
         self.name, self.value, self.problem = name, value, problem
-        super().__init__(f"option {name}={value!r}: {problem}")
+        super().__init__(f"option {name}={show(value)}: {problem}")
 
 
 class InputNotFoundError(TalkingFaceError, FileNotFoundError):

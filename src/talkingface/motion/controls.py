@@ -3,16 +3,16 @@ and keyframes that pin any parameter over a time range, blended smoothly into th
 
 from __future__ import annotations
 
-import json
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from talkingface.errors import InputNotFoundError, MotionFileError, OptionError
-from talkingface.motion.params import PARAMETER_INDEX, PARAMETERS
+from talkingface.errors import MotionFileError, OptionError
+from talkingface.media.structured import Fields, Limits, load_json
+from talkingface.motion.params import PARAMETER_INDEX, PARAMETER_RANGES, PARAMETERS
+from talkingface.validation import check_number
 
 # expression offsets at intensity 1 (ARKit coefficients) and head pitch offsets in degrees
 EMOTIONS: dict[str, dict[str, float]] = {
@@ -30,6 +30,11 @@ EMOTIONS: dict[str, dict[str, float]] = {
                   "cheekSquintLeft": 0.3, "cheekSquintRight": 0.3},
 }
 UNBOUNDED = {"headYaw", "headPitch", "headRoll", "headX", "headY", "headScale"}
+MAX_TIME_S = 86_400.0
+"""Latest keyframe time accepted, seconds (a day)."""
+MAX_KEYFRAMES = 10_000
+KEYFRAME_LIMITS = Limits(max_bytes=1 << 20, max_depth=8)
+"""Bounds of a keyframe file: 1 MiB, nesting {"keyframes": [{"set": {...}}]} and a little more."""
 
 
 @dataclass(frozen=True)
@@ -42,17 +47,17 @@ class Keyframe:
     ease_s: float = 0.25
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.start_s) and self.start_s >= 0):
-            raise OptionError("start", self.start_s, "must be a time >= 0 in seconds")
-        if self.end_s is not None and not (math.isfinite(self.end_s) and self.end_s > self.start_s):
-            raise OptionError("end", self.end_s, f"must be a time after start ({self.start_s} s)")
-        if not (math.isfinite(self.ease_s) and 0 <= self.ease_s <= 5):
-            raise OptionError("ease", self.ease_s, "must be between 0 and 5 seconds")
+        check_number("start", self.start_s, low=0.0, high=MAX_TIME_S)
+        if self.end_s is not None:
+            check_number("end", self.end_s, low=self.start_s, high=MAX_TIME_S)
+            if self.end_s == self.start_s:
+                raise OptionError("end", self.end_s, f"must be a time after start ({self.start_s} s)")
+        check_number("ease", self.ease_s, low=0.0, high=5.0)
         for name, value in self.values.items():
             if name not in PARAMETER_INDEX:
                 raise OptionError("parameter", name, "is not a motion parameter (see talkingface.PARAMETERS)")
-            if not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise OptionError(name, value, "must be a finite number")
+            low, high = PARAMETER_RANGES[name]
+            check_number(name, value, low=low, high=high)
 
     def weight(self, times: np.ndarray) -> np.ndarray:
         """(T,) blend weight in [0, 1]: smooth ramps of ease_s before start and after end."""
@@ -77,14 +82,16 @@ class Controls:
     keyframes: tuple[Keyframe, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
-        if len(self.gaze) != 2 or not all(-1.0 <= g <= 1.0 for g in self.gaze):
+        if not isinstance(self.gaze, (tuple, list)) or len(self.gaze) != 2:
             raise OptionError("gaze", self.gaze, "must be (right, up) with each in [-1, 1]")
-        if not 0.5 <= self.head_distance <= 2.0:
-            raise OptionError("head_distance", self.head_distance, "must be between 0.5 and 2")
-        if self.emotion not in EMOTIONS:
+        for value in self.gaze:
+            check_number("gaze", value, low=-1.0, high=1.0)
+        check_number("head_distance", self.head_distance, low=0.5, high=2.0)
+        if not isinstance(self.emotion, str) or self.emotion not in EMOTIONS:
             raise OptionError("emotion", self.emotion, f"must be one of {sorted(EMOTIONS)}")
-        if not 0.0 <= self.emotion_intensity <= 1.0:
-            raise OptionError("emotion_intensity", self.emotion_intensity, "must be between 0 and 1")
+        check_number("emotion_intensity", self.emotion_intensity, low=0.0, high=1.0)
+        if not all(isinstance(keyframe, Keyframe) for keyframe in self.keyframes):
+            raise OptionError("keyframes", self.keyframes, "must be a sequence of Keyframe")
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
@@ -135,37 +142,36 @@ def apply_controls(values: np.ndarray, fps: float, controls: Controls) -> np.nda
 
 def load_keyframes(path: str | os.PathLike[str]) -> tuple[Keyframe, ...]:
     """Read a keyframe file: {"keyframes": [{"start": s, "end": s?, "ease": s?, "set": {name: value},
-    "emotion": name?, "intensity": x?}, ...]}. Raises MotionFileError naming the file and entry."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise InputNotFoundError(path, "no such keyframe file")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            document = json.load(handle)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise MotionFileError(path, f"is not a readable JSON file ({error})") from error
-    entries = document.get("keyframes") if isinstance(document, dict) else None
-    if not isinstance(entries, list):
-        raise MotionFileError(path, 'must be a JSON object with a "keyframes" list')
-    return tuple(_keyframe(path, index, entry) for index, entry in enumerate(entries))
+    "emotion": name?, "intensity": x?}, ...]} (at most 1 MiB). Raises InputNotFoundError, or
+    MotionFileError naming the file, the field and the problem."""
+    document = load_json(path, limits=KEYFRAME_LIMITS, error=MotionFileError, kind="a keyframe file")
+    fields = Fields(path, MotionFileError)
+    top = fields.object(document, "", required=("keyframes",))
+    entries = fields.array(top["keyframes"], "keyframes", max_items=MAX_KEYFRAMES)
+    return tuple(_keyframe(fields, fields.child("keyframes", i), entry) for i, entry in enumerate(entries))
 
 
-def _keyframe(path: str, index: int, entry: object) -> Keyframe:
-    where = f"keyframe {index}"
-    if not isinstance(entry, dict) or "start" not in entry:
-        raise MotionFileError(path, f'{where}: must be an object with a "start" time')
-    values = dict(entry.get("set", {}))
+def _keyframe(fields: Fields, where: str, entry: object) -> Keyframe:
+    entry = fields.object(entry, where, required=("start",),
+                          optional=("end", "ease", "set", "emotion", "intensity"))
+    start = fields.number(entry["start"], f"{where}.start", low=0.0, high=MAX_TIME_S)
+    end = entry.get("end")
+    if end is not None:
+        end = fields.number(end, f"{where}.end", low=0.0, high=MAX_TIME_S)
+        if end <= start:
+            fields.fail(f"{where}.end", f"must be a time after start ({start:g} s), got {end:g}")
+    ease = fields.number(entry.get("ease", 0.25), f"{where}.ease", low=0.0, high=5.0)
+    values = {}
+    for name, value in fields.object(entry.get("set", {}), f"{where}.set",
+                                     optional=PARAMETERS).items():
+        low, high = PARAMETER_RANGES[name]
+        values[name] = float(fields.number(value, f"{where}.set.{name}", low=low, high=high))
     if "emotion" in entry:
-        emotion, intensity = entry["emotion"], entry.get("intensity", 1.0)
-        if emotion not in EMOTIONS:
-            raise MotionFileError(path, f"{where}: unknown emotion {emotion!r}; one of {sorted(EMOTIONS)}")
-        for name in EMOTIONS[emotion]:
-            values.setdefault(name, EMOTIONS[emotion][name] * float(intensity))
-    unknown = set(entry) - {"start", "end", "ease", "set", "emotion", "intensity"}
-    if unknown:
-        raise MotionFileError(path, f"{where}: unknown keys {sorted(unknown)}")
-    try:
-        return Keyframe(start_s=float(entry["start"]), end_s=None if entry.get("end") is None else float(entry["end"]),
-                        ease_s=float(entry.get("ease", 0.25)), values=values)
-    except (OptionError, TypeError, ValueError) as error:
-        raise MotionFileError(path, f"{where}: {error}") from error
+        emotion = fields.string(entry["emotion"], f"{where}.emotion", choices=EMOTIONS)
+        intensity = fields.number(entry.get("intensity", 1.0), f"{where}.intensity", low=0.0, high=1.0)
+        for name, offset in EMOTIONS[emotion].items():
+            values.setdefault(name, offset * float(intensity))
+    elif "intensity" in entry:
+        fields.fail(f"{where}.intensity", 'is only used with "emotion"')
+    return Keyframe(start_s=float(start), end_s=None if end is None else float(end), ease_s=float(ease),
+                    values=values)

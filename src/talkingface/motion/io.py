@@ -11,18 +11,21 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 from pathlib import Path
 
 import numpy as np
 
-from talkingface.errors import MotionFileError, OptionError
+from talkingface.errors import MotionFileError, OptionError, show
 from talkingface.media import atomic_output, check_input_file
-from talkingface.motion.params import PARAMETER_INDEX, PARAMETERS, Motion
+from talkingface.media.structured import Fields, Limits, load_csv, load_json
+from talkingface.motion.params import PARAMETER_INDEX, PARAMETER_RANGES, PARAMETERS, Motion
 
 FORMAT = "talkingface.motion"
 SUFFIXES = (".json", ".csv")
+MAX_TIME_S = 86_400.0
+MOTION_LIMITS = Limits(max_bytes=32 << 20, max_depth=4, max_columns=4 * len(PARAMETERS) + 1, max_cell_chars=100)
+"""Bounds of a motion file: 32 MiB (about 40 minutes at 25 fps with every parameter), rows of numbers."""
 # ARKit blendshapes with no counterpart in the rig: accepted on import, ignored
 ARKIT_UNMODELLED = frozenset({
     "eyeSquintLeft", "eyeSquintRight", "jawForward", "jawLeft", "jawRight", "mouthLeft", "mouthRight",
@@ -58,62 +61,62 @@ def _to_csv(motion: Motion) -> str:
 
 
 def load_motion(path: str | os.PathLike[str]) -> Motion:
-    """Read a .json or .csv motion file; MotionFileError names the file and the problem."""
+    """Read a .json or .csv motion file (at most 32 MiB); MotionFileError names the file, the field
+    and the problem."""
     path = os.fspath(check_input_file(path, "a motion file"))
     suffix = Path(path).suffix.lower()
     if suffix not in SUFFIXES:
         raise MotionFileError(path, f"motion files must end in one of {SUFFIXES}")
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise MotionFileError(path, f"cannot be read ({error})") from error
-    fps, names, rows = _parse_json(path, text) if suffix == ".json" else _parse_csv(path, text)
-    return _build(path, fps, names, rows)
+    fields = Fields(path, MotionFileError)
+    if suffix == ".json":
+        fps, names, rows = _parse_json(fields, load_json(path, limits=MOTION_LIMITS, error=MotionFileError,
+                                                         kind="a motion file"))
+    else:
+        fps, names, rows = _parse_csv(fields, load_csv(path, limits=MOTION_LIMITS, error=MotionFileError,
+                                                       kind="a motion file"))
+    return _build(fps, names, rows)
 
 
-def _parse_json(path: str, text: str) -> tuple[float, list[str], list[list[float]]]:
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise MotionFileError(path, f"is not valid JSON ({error})") from error
-    if not isinstance(document, dict) or not {"fps", "parameters", "frames"} <= set(document):
-        raise MotionFileError(path, 'must be a JSON object with "fps", "parameters" and "frames"')
-    return document["fps"], document["parameters"], document["frames"]
+def _parse_json(fields: Fields, document: object) -> tuple[float, list[str], np.ndarray]:
+    document = fields.object(document, "", required=("fps", "parameters", "frames"))
+    fps = fields.number(document["fps"], "fps", low=1.0, high=240.0)
+    names = _names(fields, document["parameters"], "parameters")
+    return fps, names, _frames(fields, document["frames"], "frames", names, text=False)
 
 
-def _parse_csv(path: str, text: str) -> tuple[float, list[str], list[list[float]]]:
-    rows = list(csv.reader(io.StringIO(text)))
-    if len(rows) < 2 or not rows[0] or rows[0][0] != "time":
-        raise MotionFileError(path, 'must have a header row starting with "time" and at least one frame')
-    try:
-        table = np.asarray([[float(v) for v in row] for row in rows[1:] if row], dtype=np.float64)
-    except ValueError as error:
-        raise MotionFileError(path, f"has a value that is not a number ({error})") from error
-    if table.ndim != 2 or table.shape[1] != len(rows[0]):
-        raise MotionFileError(path, "rows must have as many columns as the header")
+def _parse_csv(fields: Fields, rows: list[list[str]]) -> tuple[float, list[str], np.ndarray]:
+    if len(rows) < 2 or rows[0][0].strip() != "time":
+        fields.fail("", 'must have a header row starting with "time" and at least one frame')
+    names = _names(fields, [name.strip() for name in rows[0][1:]], "header")
+    table = _frames(fields, rows[1:], "frames", ["time", *names], text=True)
     steps = np.diff(table[:, 0])
     if len(table) > 1 and (steps <= 0).any():
-        raise MotionFileError(path, "time must increase from row to row")
+        fields.fail("time", f"must increase from row to row (row {int(np.argmax(steps <= 0)) + 2})")
     fps = 1.0 / float(np.median(steps)) if len(table) > 1 else 25.0
-    return round(fps, 6), rows[0][1:], table[:, 1:].tolist()
+    if not 1.0 <= fps <= 240.0:
+        fields.fail("time", f"steps give {fps:g} frames per second; expected 1 to 240")
+    return round(fps, 6), names, table[:, 1:]
 
 
-def _build(path: str, fps: object, names: object, rows: object) -> Motion:
-    if not isinstance(fps, (int, float)) or not math.isfinite(fps) or not 1 <= fps <= 240:
-        raise MotionFileError(path, f"fps {fps!r} must be a number between 1 and 240")
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise MotionFileError(path, "parameters must be a list of names")
+def _names(fields: Fields, names: object, where: str) -> list[str]:
+    names = fields.array(names, where, max_items=4 * len(PARAMETERS))
+    for index, name in enumerate(names):
+        fields.string(name, fields.child(where, index), max_chars=64)
     unknown = [n for n in names if n not in PARAMETER_INDEX and n not in ARKIT_UNMODELLED]
     if unknown:
-        raise MotionFileError(path, f"unknown motion parameters {unknown[:5]}; see talkingface.PARAMETERS")
-    try:
-        table = np.asarray(rows, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise MotionFileError(path, f"frames must be rows of numbers ({error})") from error
-    if table.ndim != 2 or table.shape[0] == 0 or table.shape[1] != len(names):
-        raise MotionFileError(path, f"frames must be a non-empty list of rows of {len(names)} numbers")
-    if not np.isfinite(table).all():
-        raise MotionFileError(path, "frames contain NaN or infinite values")
+        fields.fail(where, f"unknown motion parameters {show(unknown)}; see talkingface.PARAMETERS")
+    if len(set(names)) != len(names):
+        fields.fail(where, f"names a parameter twice: {show(sorted({n for n in names if names.count(n) > 1}))}")
+    return names
+
+
+def _frames(fields: Fields, rows: object, where: str, names: list[str], *, text: bool) -> np.ndarray:
+    bounds = [(0.0, MAX_TIME_S) if name == "time" else PARAMETER_RANGES.get(name, (-1e6, 1e6)) for name in names]
+    return fields.table(rows, where, columns=len(names), text=text,
+                        low=[b[0] for b in bounds], high=[b[1] for b in bounds])
+
+
+def _build(fps: float, names: list[str], table: np.ndarray) -> Motion:
     values = np.zeros((len(table), len(PARAMETERS)), np.float32)
     for column, name in enumerate(names):
         if name in PARAMETER_INDEX:

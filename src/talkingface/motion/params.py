@@ -29,6 +29,12 @@ EXPRESSION_PARAMETERS = (
 )
 PARAMETERS = HEAD_PARAMETERS + EXPRESSION_PARAMETERS
 PARAMETER_INDEX = {name: i for i, name in enumerate(PARAMETERS)}
+HEAD_RANGES = {"headYaw": (-90.0, 90.0), "headPitch": (-90.0, 90.0), "headRoll": (-90.0, 90.0),
+               "headX": (-2.0, 2.0), "headY": (-2.0, 2.0), "headScale": (-0.9, 3.0)}
+PARAMETER_RANGES: dict[str, tuple[float, float]] = {
+    name: HEAD_RANGES.get(name, (0.0, 1.0)) for name in PARAMETERS}
+"""Accepted (low, high) of each parameter in keyframes and motion files: ARKit coefficients 0-1,
+angles in degrees, translation in face heights, scale as a relative change."""
 
 
 @dataclass(frozen=True)
