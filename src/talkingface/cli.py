@@ -14,32 +14,56 @@ import os
 import sys
 from pathlib import Path
 
-from talkingface.errors import TalkingFaceError
+from talkingface.errors import InputFileError, TalkingFaceError, show
+from talkingface.validation import finite_float
 
 EXIT_INPUT_ERROR = 2
+TRANSCRIPT_SUFFIXES = (".txt", ".lab")
+
+
+def _could_be_path(value: str) -> bool:
+    """Whether ``value`` could name a file at all, decided without touching the file system: one
+    line, no NUL, at most 4095 bytes, every component at most 255 bytes (Linux's limits)."""
+    if "\n" in value or "\0" in value:
+        return False
+    encoded = os.fsencode(value)
+    return len(encoded) < 4096 and all(len(part) <= 255 for part in encoded.split(b"/"))
 
 
 def _transcript(value: str | None) -> str | None:
-    """--transcript takes text, or the path of a text file."""
-    if value is None:
-        return None
+    """--transcript takes text, or the path of a text file: a value that could be a path and ends in
+    .txt/.lab or names an existing file is read (at most MAX_TRANSCRIPT_CHARS characters);
+    anything else (several lines, longer than a path can be, ...) is the text itself."""
+    from talkingface.audio.text import MAX_TRANSCRIPT_CHARS, check_transcript
+    from talkingface.media.structured import Limits, read_bounded
+
+    if value is None or not _could_be_path(value):
+        return check_transcript(value)
     path = Path(value)
-    if len(value) < 4096 and path.suffix.lower() in (".txt", ".lab") or path.is_file():
-        if not path.is_file():
-            raise TalkingFaceError(f"{value}: transcript file not found")
-        try:
-            return path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise TalkingFaceError(f"{value}: cannot read transcript: {error}") from error
-    return value
+    try:
+        is_file = path.is_file()
+    except OSError:  # e.g. permission denied on a folder of the path
+        is_file = False
+    if not is_file and path.suffix.lower() not in TRANSCRIPT_SUFFIXES:
+        return check_transcript(value)
+    data = read_bounded(path, limits=Limits(max_bytes=4 * MAX_TRANSCRIPT_CHARS), error=InputFileError,
+                        kind="a transcript file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputFileError(path, f"is not UTF-8 text (bad byte at offset {error.start})") from None
+    if len(text) > MAX_TRANSCRIPT_CHARS:
+        raise InputFileError(path, f"holds {len(text)} characters; a transcript may have at most "
+                                   f"{MAX_TRANSCRIPT_CHARS}")
+    return text
 
 
 def _pair(text: str) -> tuple[float, float]:
     """'X,Y' -> (X, Y) for --gaze."""
     try:
-        x, y = (float(v) for v in text.split(","))
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected RIGHT,UP numbers, got {text!r}") from error
+        x, y = (finite_float(v) for v in text.split(","))
+    except (ValueError, argparse.ArgumentTypeError) as error:
+        raise argparse.ArgumentTypeError(f"expected RIGHT,UP finite numbers, got {show(text)}") from error
     return x, y
 
 
@@ -47,29 +71,29 @@ def _emotion(text: str) -> tuple[str, float]:
     """'happy' or 'happy:0.6' -> (name, intensity)."""
     name, _, intensity = text.partition(":")
     try:
-        return name, float(intensity) if intensity else 1.0
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected NAME or NAME:INTENSITY, got {text!r}") from error
+        return name, finite_float(intensity) if intensity else 1.0
+    except argparse.ArgumentTypeError as error:
+        raise argparse.ArgumentTypeError(f"expected NAME or NAME:INTENSITY, got {show(text)}") from error
 
 
 def _add_motion_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--fps", type=float, default=25.0, help="frames per second (default 25)")
+    parser.add_argument("--fps", type=finite_float, default=25.0, help="frames per second (default 25)")
     parser.add_argument("--transcript", help="what is said: text, or a .txt file (improves lip timing)")
     parser.add_argument("--no-phonetic", action="store_true",
                         help="skip speech recognition; lips from the sound alone (any language)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of head motion and blinks")
-    parser.add_argument("--articulation", type=float, default=1.0, help="lip/jaw strength (default 1)")
-    parser.add_argument("--head-motion", type=float, default=1.0, help="head motion amount (default 1)")
+    parser.add_argument("--articulation", type=finite_float, default=1.0, help="lip/jaw strength (default 1)")
+    parser.add_argument("--head-motion", type=finite_float, default=1.0, help="head motion amount (default 1)")
     parser.add_argument("--still", action="store_true", help="keep the head still (same as --head-motion 0)")
-    parser.add_argument("--blink-rate", type=float, default=17.0, help="blinks per minute (default 17)")
+    parser.add_argument("--blink-rate", type=finite_float, default=17.0, help="blinks per minute (default 17)")
     parser.add_argument("--gaze", type=_pair, default=(0.0, 0.0), metavar="RIGHT,UP",
                         help="main gaze direction, each in [-1, 1] (default 0,0: the camera)")
-    parser.add_argument("--head-distance", type=float, default=1.0,
+    parser.add_argument("--head-distance", type=finite_float, default=1.0,
                         help="apparent head distance: 0.8 further away, 1.2 closer (default 1)")
     parser.add_argument("--emotion", type=_emotion, default=("neutral", 1.0), metavar="NAME[:INTENSITY]",
                         help="neutral, happy, sad, angry, surprised, disgusted; intensity 0-1")
     parser.add_argument("--keyframes", help="JSON file pinning parameters over time ranges")
-    parser.add_argument("--max-audio-seconds", type=float, default=600.0, help="longest accepted audio")
+    parser.add_argument("--max-audio-seconds", type=finite_float, default=600.0, help="longest accepted audio")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,11 +214,26 @@ def main(argv: list[str] | None = None) -> int:
     if __name__ == "__main__" or argv is None:
         if not os.environ.get("TALKINGFACE_VERBOSE"):
             _silence_native_stderr()
+    return run_command(args.run, args)
+
+
+def run_command(command, args: argparse.Namespace) -> int:
+    """Run one subcommand handler ``command(args) -> exit code`` the way every command runs:
+    SIGINT/SIGTERM/SIGHUP become ``Interrupted`` (see talkingface.signals) so that atomic writers and
+    temporary folders clean up, then one line and exit 128 + signal (130, 143); the project's errors
+    and OS errors print one line and exit 2. A new subcommand gets all of this by setting
+    ``set_defaults(run=handler)``."""
+    from talkingface.signals import exit_code, signals_as_exceptions
+
     try:
-        return args.run(args)
+        with signals_as_exceptions():
+            return command(args)
     except (TalkingFaceError, OSError) as error:
         print(f"talkingface: error: {error}", file=sys.stderr)
         return EXIT_INPUT_ERROR
+    except KeyboardInterrupt as interruption:
+        print(f"talkingface: stopped by {str(interruption) or 'SIGINT'}", file=sys.stderr)
+        return exit_code(interruption)
 
 
 if __name__ == "__main__":

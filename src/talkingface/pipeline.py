@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from talkingface.audio import analyse_audio, load_audio
+from talkingface.audio.text import check_transcript
 from talkingface.errors import OptionError
 from talkingface.face.avatar import Avatar, analyse_portrait
 from talkingface.media import VideoWriter, check_output_path, image_from_array, load_image
@@ -18,6 +19,7 @@ from talkingface.motion.controls import Controls
 from talkingface.motion.generate import MotionOptions, fit_motion, frame_count, generate_motion
 from talkingface.motion.params import Motion
 from talkingface.render.renderer import Renderer, RenderOptions
+from talkingface.validation import check_number
 
 PathLike = str | os.PathLike[str]
 Progress = Callable[[int, int], None]
@@ -53,10 +55,11 @@ class AnimateOptions:
     def __post_init__(self) -> None:
         self.motion_options()  # validates the motion fields
         self.render_options()  # validates size, framing and work_size
-        if not self.max_audio_s > 0:
-            raise OptionError("max_audio_s", self.max_audio_s, "must be > 0")
-        if not self.max_image_pixels > 0:
-            raise OptionError("max_image_pixels", self.max_image_pixels, "must be > 0")
+        check_number("max_audio_s", self.max_audio_s, low=0.001, high=86_400.0, unit=" s")
+        check_number("max_image_pixels", self.max_image_pixels, low=1, high=1_000_000_000, integer=True)
+        check_transcript(self.transcript)
+        if not isinstance(self.phonetic, bool):
+            raise OptionError("phonetic", self.phonetic, "must be True or False")
 
     def motion_options(self) -> MotionOptions:
         return MotionOptions(fps=self.fps, seed=self.seed, articulation=self.articulation,

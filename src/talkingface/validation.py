@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import numbers
 
 from talkingface.errors import OptionError, show
 
@@ -20,10 +21,10 @@ def number_problem(value: object, *, low: float = -math.inf, high: float = math.
     bool is not a number here; NaN and infinities are refused whatever the range.
     """
     kind = "a whole number" if integer else "a number"
-    allowed = (int,) if integer else (int, float)
+    allowed = numbers.Integral if integer else numbers.Real  # numpy scalars included
     if isinstance(value, bool) or not isinstance(value, allowed):
         return f"must be {kind}"
-    if isinstance(value, float) and not math.isfinite(value):
+    if not isinstance(value, numbers.Integral) and not math.isfinite(value):
         return "must be a finite number"
     if not low <= value <= high:
         if math.isinf(high):

@@ -10,17 +10,19 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from fractions import Fraction
 
 import av
 import numpy as np
 
 from talkingface.errors import AudioError, OptionError
 from talkingface.media.paths import check_input_file
+from talkingface.validation import number_problem
 
 SAMPLE_RATE = 16000
 """Sample rate of every ``Audio``, in Hz."""
 
+MIN_AUDIO_S = 0.1
+"""Shortest speech accepted by ``load_audio`` and ``analyse_audio``, seconds."""
 SILENT_PEAK_DBFS = -60.0
 """A file whose peak level is below this (dB re full scale) is rejected as silent."""
 SILENT_RMS_DBFS = -75.0
@@ -194,6 +196,7 @@ def _check_content(path: str, samples: np.ndarray) -> None:
     """Reject empty, non-finite and silent audio."""
     if samples.size == 0:
         raise AudioError(path, "contains no audio samples")
+    check_duration(path, samples.size)
     if not np.all(np.isfinite(samples)):
         raise AudioError(path, "contains invalid (NaN or infinite) samples")
     peak = float(np.max(np.abs(samples)))
@@ -201,6 +204,13 @@ def _check_content(path: str, samples: np.ndarray) -> None:
     peak_db, rms_db = _dbfs(peak), _dbfs(rms)
     if peak_db < SILENT_PEAK_DBFS or rms_db < SILENT_RMS_DBFS:
         raise AudioError(path, f"is silent (peak {peak_db:.0f} dBFS, RMS {rms_db:.0f} dBFS)")
+
+
+def check_duration(source: str, samples: int) -> None:
+    """AudioError unless ``samples`` at 16 kHz last at least MIN_AUDIO_S."""
+    if samples < MIN_AUDIO_S * SAMPLE_RATE:
+        raise AudioError(source, f"is only {1000 * samples / SAMPLE_RATE:.1f} ms long; at least "
+                                 f"{1000 * MIN_AUDIO_S:.0f} ms of speech is needed")
 
 
 def _dbfs(level: float) -> float:
@@ -212,8 +222,7 @@ def _dbfs(level: float) -> float:
 
 
 def _check_rate(sample_rate: object) -> int:
-    bad = isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float, np.integer,
-                                                                        np.floating, Fraction))
+    bad = number_problem(sample_rate, low=_MIN_RATE, high=_MAX_RATE) is not None
     if not bad:
         rate = float(sample_rate)  # type: ignore[arg-type]
         bad = not rate.is_integer() or not _MIN_RATE <= rate <= _MAX_RATE

@@ -9,6 +9,11 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from talkingface.errors import OptionError
+
+MAX_TRANSCRIPT_CHARS = 20_000
+"""Longest transcript accepted, in characters: about 3000 words, 20 minutes of speech. Checked before
+any work, so a huge text costs nothing."""
 _ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
          "fifteen sixteen seventeen eighteen nineteen").split()
 _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
@@ -17,6 +22,18 @@ _ORDINAL = {"one": "first", "two": "second", "three": "third", "five": "fifth", 
             "nine": "ninth", "twelve": "twelfth"}
 _SYMBOLS = {"%": " percent ", "&": " and ", "+": " plus ", "@": " at ", "=": " equals "}
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*(?:st|nd|rd|th)?|[a-z]+(?:'[a-z]+)*")
+
+
+def check_transcript(text: object) -> str | None:
+    """``text`` if it is None or a usable transcript; OptionError naming the problem otherwise."""
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise OptionError("transcript", type(text).__name__, "must be a str or None")
+    if len(text) > MAX_TRANSCRIPT_CHARS:
+        raise OptionError("transcript", f"<text of {len(text)} characters>",
+                          f"must be at most {MAX_TRANSCRIPT_CHARS} characters")
+    return text
 
 
 def normalise_transcript(text: str) -> list[str]:

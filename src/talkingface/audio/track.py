@@ -11,6 +11,7 @@ from talkingface.audio import features as F
 from talkingface.audio.align import transcribe
 from talkingface.audio.decode import SAMPLE_RATE, Audio
 from talkingface.audio.phones import SIL, TimedPhone, TimedWord
+from talkingface.audio.text import check_transcript
 from talkingface.audio.visemes import TimedViseme, phones_to_visemes
 from talkingface.errors import OptionError
 
@@ -115,8 +116,7 @@ def _check_args(audio: object, transcript: object, phonetic: object) -> None:
     if audio.sample_rate != SAMPLE_RATE or audio.samples.ndim != 1:
         raise OptionError("audio", f"{audio.samples.shape} samples at {audio.sample_rate} Hz",
                           f"must be mono at {SAMPLE_RATE} Hz (use audio_from_array)")
-    if transcript is not None and not isinstance(transcript, str):
-        raise OptionError("transcript", type(transcript).__name__, "must be a str or None")
+    check_transcript(transcript)
     if not isinstance(phonetic, bool):
         raise OptionError("phonetic", phonetic, "must be True or False")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -97,6 +98,8 @@ class AtomicFile:
         self.path = Path(path)
         self.temp = self._create_temp()
         self._done = False
+        # a file never committed nor discarded (its owner vanished) is deleted when collected or at exit
+        self._finalizer = weakref.finalize(self, _remove, self.temp)
 
     def _create_temp(self) -> Path:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
@@ -121,14 +124,20 @@ class AtomicFile:
             self.discard()
             raise OutputPathError(self.path, f"cannot be written: {err.strerror}") from err
         self._done = True
+        self._finalizer.detach()
 
     def discard(self) -> None:
         """Delete the temporary file; ``path`` is left untouched."""
         self._done = True
-        try:
-            self.temp.unlink()
-        except FileNotFoundError:
-            pass
+        self._finalizer.detach()
+        _remove(self.temp)
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
 
 
 @contextmanager

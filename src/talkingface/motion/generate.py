@@ -11,6 +11,7 @@ from talkingface.errors import OptionError
 from talkingface.motion import lips, performance
 from talkingface.motion.controls import Controls, apply_controls, gaze_offsets
 from talkingface.motion.params import PARAMETER_INDEX, Motion
+from talkingface.validation import check_number
 
 
 @dataclass(frozen=True)
@@ -27,16 +28,13 @@ class MotionOptions:
     controls: Controls = field(default_factory=Controls)
 
     def __post_init__(self) -> None:
-        if not 1.0 <= self.fps <= 120.0:
-            raise OptionError("fps", self.fps, "must be between 1 and 120")
-        if not 0.0 <= self.articulation <= 2.0:
-            raise OptionError("articulation", self.articulation, "must be between 0 and 2")
-        if not 0.0 <= self.head_motion <= 3.0:
-            raise OptionError("head_motion", self.head_motion, "must be between 0 and 3")
-        if not 0.0 <= self.blink_rate <= 60.0:
-            raise OptionError("blink_rate", self.blink_rate, "must be between 0 and 60 per minute")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise OptionError("seed", self.seed, "must be a non-negative integer")
+        check_number("fps", self.fps, low=1.0, high=120.0)
+        check_number("articulation", self.articulation, low=0.0, high=2.0)
+        check_number("head_motion", self.head_motion, low=0.0, high=3.0)
+        check_number("blink_rate", self.blink_rate, low=0.0, high=60.0, unit=" per minute")
+        check_number("seed", self.seed, low=0, high=2**63 - 1, integer=True)
+        if not isinstance(self.controls, Controls):
+            raise OptionError("controls", type(self.controls).__name__, "must be a Controls")
 
 
 def frame_count(duration_s: float, fps: float) -> int:
@@ -46,6 +44,8 @@ def frame_count(duration_s: float, fps: float) -> int:
 
 def generate_motion(track, options: MotionOptions = MotionOptions()) -> Motion:
     """Motion for an analysed audio track (talkingface.audio.AudioTrack)."""
+    if track.loudness_db.size == 0:
+        raise OptionError("track", f"{track.duration_s:g} s of audio", "is empty; there is nothing to animate")
     fps = options.fps
     frames = frame_count(track.duration_s, fps)
     times = np.arange(frames, dtype=np.float32) / fps

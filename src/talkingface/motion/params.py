@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from talkingface.errors import OptionError
+from talkingface.validation import check_number
 
 HEAD_PARAMETERS = ("headYaw", "headPitch", "headRoll", "headX", "headY", "headScale")
 EXPRESSION_PARAMETERS = (
@@ -48,8 +49,7 @@ class Motion:
     values: np.ndarray
 
     def __post_init__(self) -> None:
-        if not self.fps > 0:
-            raise OptionError("fps", self.fps, "must be > 0")
+        check_number("fps", self.fps, low=1e-3, high=1000.0)
         if self.values.ndim != 2 or self.values.shape[1] != len(PARAMETERS):
             raise OptionError("values", self.values.shape, f"must have shape (T, {len(PARAMETERS)})")
 

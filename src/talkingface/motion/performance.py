@@ -29,7 +29,8 @@ def speech_emphasis(loudness_db: np.ndarray, pitch_hz: np.ndarray, activity: np.
                     feature_rate: float, times: np.ndarray) -> np.ndarray:
     """Emphasis (T,) in [0, 1] at times (T,) s: rising loudness and pitch peaks inside speech."""
     loud = gaussian_filter1d(loudness_db.astype(np.float32), sigma=3)
-    onset = np.clip(np.gradient(loud) * feature_rate / 60.0, 0, None)  # dB/s scaled
+    slope = np.gradient(loud) if loud.size > 1 else np.zeros_like(loud)  # one frame: no slope
+    onset = np.clip(slope * feature_rate / 60.0, 0, None)  # dB/s scaled
     voiced = pitch_hz > 0
     pitch = np.zeros_like(loud)
     if voiced.sum() > 10:

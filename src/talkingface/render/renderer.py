@@ -23,6 +23,7 @@ from talkingface.render.mouth import draw_mouth_interior, draw_own_interior, mou
 from talkingface.render.paste import change_weight, paste_head, rest_pose
 from talkingface.render.raster import identity_map, rasterize
 from talkingface.render.rig import LABEL_EYE, LABEL_MOUTH, Rig, build_rig, mouth_is_open, pose_vertices
+from talkingface.validation import check_number
 
 FRAMINGS = ("crop", "full")
 HEAD_BOX_SCALE = 2.0  # side of the head crop, in face heights (forehead top to chin)
@@ -42,10 +43,8 @@ class RenderOptions:
     work_size: int = 640
 
     def __post_init__(self) -> None:
-        if not 64 <= self.size <= 4096:
-            raise OptionError("size", self.size, "must be between 64 and 4096 px")
-        if not 64 <= self.work_size <= 4096:
-            raise OptionError("work_size", self.work_size, "must be between 64 and 4096 px")
+        check_number("size", self.size, low=64, high=4096, integer=True, unit=" px")
+        check_number("work_size", self.work_size, low=64, high=4096, integer=True, unit=" px")
         if self.framing not in FRAMINGS:
             raise OptionError("framing", self.framing, f"must be one of {FRAMINGS}")
 
