@@ -43,7 +43,7 @@ def pcm(seconds: float, level: float = 0.3) -> bytes:
 
 def client_for(avatar, tmp_path: Path | None = None, **settings) -> TestClient:
     """A started TestClient whose 'astronaut' portrait is the session's prepared avatar."""
-    client = TestClient(create_app(ServerSettings(data_dir=tmp_path, **settings)))
+    client = TestClient(create_app(ServerSettings(data_dir=tmp_path, **settings)), base_url="http://localhost")
     client.__enter__()
     client.app.state.talkingface.portraits.add_avatar(avatar, "astronaut")
     return client
@@ -231,13 +231,13 @@ def test_cross_origin_browser_requests_are_refused(client):
     response = client.post("/api/jobs", headers=evil, data={"portrait_id": "astronaut"},
                            files={"audio": ("a.wav", wav_bytes(0.5), "audio/wav")})
     assert response.status_code == 403
-    assert client.get("/api/health", headers=evil).status_code == 200  # reading is harmless
+    assert client.get("/api/health", headers=evil).status_code == 403  # pages of other sites: nothing at all
     with pytest.raises(WebSocketDisconnect) as closed:
-        with client.websocket_connect("/api/live?size=64", headers=evil) as ws:
+        with client.websocket_connect("ws://localhost/api/live?size=64", headers=evil) as ws:
             ws.receive_json()
     assert closed.value.code == CLOSE_POLICY
-    same = {"origin": "http://testserver"}
-    with client.websocket_connect("/api/live?portrait=astronaut&size=64", headers=same) as ws:
+    same = {"origin": "http://localhost"}
+    with client.websocket_connect("ws://localhost/api/live?portrait=astronaut&size=64", headers=same) as ws:
         assert ws.receive_json()["type"] == "ready"
         ws.send_text(json.dumps({"type": "flush"}))
         receive_until_closed(ws)
@@ -268,7 +268,7 @@ def receive_until_closed(ws) -> tuple[list[tuple[int, float, bytes]], list[dict]
 
 
 def test_live_session_streams_frames_and_applies_controls(client):
-    with client.websocket_connect("/api/live?portrait=astronaut&size=64&realtime=0") as ws:
+    with client.websocket_connect("ws://localhost/api/live?portrait=astronaut&size=64&realtime=0") as ws:
         ready = ws.receive_json()
         assert ready["type"] == "ready" and ready["size"] == 64 and ready["fps"] == 25
         audio = pcm(1.0)
@@ -288,7 +288,7 @@ def test_live_session_streams_frames_and_applies_controls(client):
 
 
 def test_malformed_messages_get_errors_and_the_session_continues(client):
-    with client.websocket_connect("/api/live?portrait=astronaut&size=64&realtime=0") as ws:
+    with client.websocket_connect("ws://localhost/api/live?portrait=astronaut&size=64&realtime=0") as ws:
         ws.receive_json()
         bad = ["{not json", json.dumps([1, 2]), json.dumps({"kind": "x"}), json.dumps({"type": "dance"}),
                json.dumps({"type": "control", "emotion": "smug"}),
@@ -311,9 +311,9 @@ def test_malformed_messages_get_errors_and_the_session_continues(client):
 def test_sessions_beyond_the_limit_are_closed_with_1013(avatar):
     client = client_for(avatar, max_sessions=1)
     try:
-        with client.websocket_connect("/api/live?portrait=astronaut&size=64") as first:
+        with client.websocket_connect("ws://localhost/api/live?portrait=astronaut&size=64") as first:
             assert first.receive_json()["type"] == "ready"
-            with client.websocket_connect("/api/live?portrait=astronaut&size=64") as second:
+            with client.websocket_connect("ws://localhost/api/live?portrait=astronaut&size=64") as second:
                 error = second.receive_json()
                 assert error["type"] == "error" and error["code"] == "busy"
                 with pytest.raises(WebSocketDisconnect) as closed:
@@ -321,7 +321,7 @@ def test_sessions_beyond_the_limit_are_closed_with_1013(avatar):
                 assert closed.value.code == CLOSE_BUSY
             first.send_text(json.dumps({"type": "flush"}))
             receive_until_closed(first)
-        with client.websocket_connect("/api/live?portrait=astronaut&size=64") as again:  # the slot is free
+        with client.websocket_connect("ws://localhost/api/live?portrait=astronaut&size=64") as again:  # the slot is free
             assert again.receive_json()["type"] == "ready"
     finally:
         client.__exit__(None, None, None)
@@ -333,7 +333,7 @@ def test_sessions_beyond_the_limit_are_closed_with_1013(avatar):
     ("quality=5", CLOSE_POLICY),
 ])
 def test_bad_session_parameters_close_with_a_reason(client, query, code):
-    with client.websocket_connect(f"/api/live?{query}") as ws:
+    with client.websocket_connect(f"ws://localhost/api/live?{query}") as ws:
         assert ws.receive_json()["type"] == "error"
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_json()
@@ -343,7 +343,7 @@ def test_bad_session_parameters_close_with_a_reason(client, query, code):
 def test_idle_sessions_are_closed(avatar):
     client = client_for(avatar, session_idle_s=0.3)
     try:
-        with client.websocket_connect("/api/live?portrait=astronaut&size=64&realtime=0") as ws:
+        with client.websocket_connect("ws://localhost/api/live?portrait=astronaut&size=64&realtime=0") as ws:
             ws.receive_json()
             _, messages, code = receive_until_closed(ws)
         assert code == CLOSE_IDLE and messages[-1]["code"] == "idle"
@@ -352,7 +352,7 @@ def test_idle_sessions_are_closed(avatar):
 
 
 def test_realtime_session_keeps_the_face_moving_without_audio(client):
-    with client.websocket_connect("/api/live?portrait=astronaut&size=64") as ws:
+    with client.websocket_connect("ws://localhost/api/live?portrait=astronaut&size=64") as ws:
         ws.receive_json()
         frames = []
         deadline = time.monotonic() + 10
@@ -375,7 +375,7 @@ def test_serve_command_builds_settings(monkeypatch, tmp_path):
     add_serve_command(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["serve", "--port", "8123", "--max-sessions", "3", "--data-dir", str(tmp_path)])
     seen = []
-    monkeypatch.setattr(server_package, "serve", seen.append)
+    monkeypatch.setattr(server_package, "serve", lambda settings, **_: seen.append(settings))
     assert args.run(args) == 0
     assert seen[0].host == "127.0.0.1" and seen[0].port == 8123 and seen[0].max_sessions == 3
     assert seen[0].data_dir == tmp_path

@@ -5,7 +5,9 @@
 
 Modules: ``settings`` (ServerSettings), ``app`` (create_app: routes), ``jobs`` (render queue),
 ``portraits`` (analysed portrait cache), ``live`` (WebSocket session protocol), ``limits`` (request
-size middleware), ``cli`` (the ``serve`` subcommand), ``static/`` (the web page).
+size and body-time middleware), ``security`` (Host allowlist, bearer token, security headers),
+``network`` (socket, uvicorn timeouts and TLS), ``cli`` (the ``serve`` subcommand), ``static/``
+(the web page).
 """
 
 from __future__ import annotations
@@ -20,14 +22,24 @@ def create_app(settings: ServerSettings | None = None):
     return build(settings)
 
 
-def serve(settings: ServerSettings | None = None) -> None:
-    """Run the server until interrupted (uvicorn, one process); default settings when None."""
+def serve(settings: ServerSettings | None = None, *, sock=None, on_listening=None) -> None:
+    """Run the server until interrupted (uvicorn, one process); default settings when None.
+
+    sock: a socket already bound (``network.bind_socket``); on_listening(url): called once the
+    socket is bound and the configuration (TLS files included) loaded, before serving.
+    """
     import uvicorn
 
+    from talkingface.server.network import bind_socket, bound_url, load_config, uvicorn_config
+
     settings = settings if settings is not None else ServerSettings()
-    config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
-                            ws_max_size=4 * settings.max_message_bytes, log_level="info")
-    uvicorn.Server(config).run()
+    config = uvicorn_config(create_app(settings), settings)
+    load_config(config)
+    sock = sock if sock is not None else bind_socket(settings)
+    with sock:
+        if on_listening is not None:
+            on_listening(bound_url(settings, sock))
+        uvicorn.Server(config).run(sockets=[sock])
 
 
 __all__ = ["ServerSettings", "create_app", "serve"]

@@ -19,6 +19,7 @@ Routes (the OpenAPI schema is at /openapi.json, interactive docs at /docs):
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import tempfile
 import uuid
@@ -41,6 +42,8 @@ from talkingface.server.jobs import InvalidJobId, JobInfo, JobManager, QueueFull
 from talkingface.server.limits import BodyLimitMiddleware, SameOriginMiddleware
 from talkingface.server.live import CLOSE_BUSY, CLOSE_POLICY, CLOSE_UNKNOWN_PORTRAIT, LiveConnection, live_params
 from talkingface.server.portraits import PortraitInfo, PortraitStore, UnknownPortrait
+from talkingface.server.security import (HostAllowlistMiddleware, SecurityHeadersMiddleware, TokenMiddleware,
+                                         chosen_subprotocol)
 from talkingface.server.settings import ServerSettings
 from talkingface.stream import StreamOptions, StreamSession
 
@@ -110,8 +113,13 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="talkingface", version="0.1.0", lifespan=lifespan,
                   description="One portrait + speech -> a talking-head video; live over WebSocket.")
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    # added innermost first: headers -> Host allowlist -> token -> same origin -> body limits -> routes
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes, timeout_s=settings.body_timeout_s)
     app.add_middleware(SameOriginMiddleware)
+    if settings.token is not None:
+        app.add_middleware(TokenMiddleware, token=settings.token)
+    app.add_middleware(HostAllowlistMiddleware, allowed=settings.host_allowlist)
+    app.add_middleware(SecurityHeadersMiddleware)
     _add_error_handlers(app)
     _add_api_routes(app, settings)
     _add_live_route(app, settings)
@@ -119,11 +127,24 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     return app
 
 
+def prepare_data_dir(folder: Path) -> Path:
+    """Create the data folder (and its ``uploads``) if needed; OptionError naming it when it is not a
+    writable folder."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "uploads").mkdir(exist_ok=True)
+    except OSError as error:
+        problem = "is not a folder" if folder.exists() and not folder.is_dir() else f"cannot be used ({error.strerror})"
+        raise OptionError("data_dir", str(folder), problem) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OptionError("data_dir", str(folder), "is not writable")
+    return folder
+
+
 def _start(settings: ServerSettings) -> ServerState:
     owns_root = settings.data_dir is None
     root = Path(tempfile.mkdtemp(prefix="talkingface-server-")) if owns_root else settings.data_dir
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "uploads").mkdir(exist_ok=True)
+    prepare_data_dir(root)
     jobs = JobManager(root / "jobs", workers=settings.job_workers, max_queued=settings.max_queued_jobs,
                       max_kept=settings.max_jobs_kept, ttl_s=settings.job_ttl_s)
     portraits = PortraitStore(settings.max_portraits, settings.examples_dir, settings.max_image_pixels)
@@ -320,7 +341,7 @@ def _add_live_route(app: FastAPI, settings: ServerSettings) -> None:
     @app.websocket("/api/live")
     async def live(websocket: WebSocket) -> None:
         state = _state(websocket)
-        await websocket.accept()
+        await websocket.accept(subprotocol=chosen_subprotocol(websocket.scope))
         if not state.slots.acquire():
             await _refuse(websocket, CLOSE_BUSY, "busy",
                           f"all {state.slots.limit} live sessions are in use; try again later")

@@ -1,9 +1,12 @@
-"""ASGI middleware that refuses request bodies over a size limit before they are read."""
+"""ASGI middleware that refuses request bodies over a size limit before they are read, and bodies
+that arrive too slowly (slow-trickle clients)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 Scope = MutableMapping[str, Any]
@@ -13,16 +16,21 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+MIN_BODY_RATE = 64 * 1024
+"""Bytes per second a request body must average: it has ``timeout_s`` plus 1 s per 64 KiB declared."""
 
 
 class BodyLimitMiddleware:
     """413 for an HTTP request whose Content-Length exceeds ``max_bytes``; 411 for a POST/PUT/PATCH
     without Content-Length (chunked uploads would otherwise be read before they can be measured);
-    and the body is cut off (413) should a client send more than it declared."""
+    the body is cut off should a client send more than it declared; and 408 (connection closed)
+    when the body stalls for ``timeout_s`` or is not complete within ``timeout_s`` plus 1 s per
+    MIN_BODY_RATE bytes declared."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float = 30.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -32,42 +40,83 @@ class BodyLimitMiddleware:
         length = headers.get(b"content-length")
         if length is None:
             if scope.get("method") in _BODY_METHODS and b"transfer-encoding" in headers:
-                await _reply(send, 411, "a Content-Length header is required for uploads")
+                await reply(send, 411, "a Content-Length header is required for uploads")
                 return
             await self.app(scope, receive, send)
             return
         try:
-            declared = int(length)
+            declared = int(length) if len(length) <= 20 else -1
         except ValueError:
-            await _reply(send, 400, "invalid Content-Length header")
+            declared = -1
+        if declared < 0:
+            await reply(send, 400, "invalid Content-Length header")
             return
         if declared > self.max_bytes:
-            await _reply(send, 413, f"request body of {declared} bytes is larger than the limit of "
-                                    f"{self.max_bytes} bytes")
+            await reply(send, 413, f"request body of {declared} bytes is larger than the limit of "
+                                   f"{self.max_bytes} bytes")
             return
-        await self.app(scope, _counting(receive, declared), send)
+        body = _GuardedBody(receive, send, declared, self.timeout_s)
+        try:
+            await self.app(scope, body.receive, body.send)
+        except Exception:
+            if not body.timed_out:
+                raise
+            # the application failed because its body was cut off: the client already has its 408
 
 
-def _counting(receive: Receive, declared: int) -> Receive:
-    seen = 0
+@dataclass
+class _GuardedBody:
+    """The request's receive/send, with the body counted and timed (see BodyLimitMiddleware)."""
 
-    async def wrapped() -> Message:
-        nonlocal seen
-        message = await receive()
+    _receive: Receive
+    _send: Send
+    declared: int
+    timeout_s: float
+    seen: int = 0
+    complete: bool = False
+    timed_out: bool = False
+    responded: bool = False
+    deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.deadline = asyncio.get_running_loop().time() + self.timeout_s + self.declared / MIN_BODY_RATE
+
+    async def receive(self) -> Message:
+        if self.timed_out:
+            return {"type": "http.disconnect"}
+        if self.complete:  # only a disconnect can come now; the application may wait for it
+            return await self._receive()
+        wait = min(self.timeout_s, self.deadline - asyncio.get_running_loop().time())
+        try:
+            message = await asyncio.wait_for(self._receive(), timeout=max(wait, 0.0))
+        except TimeoutError:
+            self.timed_out = True
+            if not self.responded:
+                self.responded = True
+                await reply(self._send, 408, "the request body arrived too slowly",
+                            [(b"connection", b"close")])
+            return {"type": "http.disconnect"}
         if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > declared:  # more than declared: treat as a broken client
+            self.seen += len(message.get("body", b""))
+            self.complete = not message.get("more_body", False)
+            if self.seen > self.declared:  # more than declared: treat as a broken client
                 return {"type": "http.disconnect"}
         return message
 
-    return wrapped
+    async def send(self, message: Message) -> None:
+        if self.timed_out:
+            return  # the 408 went out instead
+        if message["type"] == "http.response.start":
+            self.responded = True
+        await self._send(message)
 
 
-async def _reply(send: Send, status: int, detail: str) -> None:
+async def reply(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """Send a complete JSON response ``{"detail": detail}``."""
     body = json.dumps({"detail": detail}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
+                            (b"content-length", str(len(body)).encode()), *(headers or [])]})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -89,7 +138,7 @@ class SameOriginMiddleware:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008, "reason": "cross-origin request refused"})
             else:
-                await _reply(send, 403, "cross-origin request refused")
+                await reply(send, 403, "cross-origin request refused")
             return
         await self.app(scope, receive, send)
 

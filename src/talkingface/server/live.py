@@ -20,9 +20,10 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from talkingface.errors import OptionError
+from talkingface.errors import InputFileError, OptionError, TalkingFaceError, show
+from talkingface.media.structured import Limits, parse_json
 from talkingface.stream import MotionFrame, StreamControls, StreamSession, to_mono_float
 
 FRAME_MAGIC = b"TFJ1"
@@ -106,18 +107,19 @@ class LiveConnection:
         done, _ = await asyncio.wait({reader, worker}, return_when=asyncio.FIRST_COMPLETED)
         code, reason = await self._outcome(reader, worker, done)
         if code is not None:
-            try:
+            with contextlib.suppress(Exception):  # already closed by the client
                 await self.ws.close(code=code, reason=reason)
-            except RuntimeError:  # already closed by the client
-                pass
 
     async def _outcome(self, reader: asyncio.Task, worker: asyncio.Task, done: set) -> tuple[int | None, str]:
         """Wind both tasks down; returns the close code to send (None: the client left)."""
         if reader in done:
             try:
                 code, reason = reader.result()
-            except Exception:  # noqa: BLE001 - the socket broke while reading: the client is gone
+            except WebSocketDisconnect:  # the socket broke while reading: the client is gone
                 code, reason = None, ""
+            except Exception as error:  # noqa: BLE001 - a message could not be handled: say so, close
+                await self._try_error("internal", f"the session failed: {type(error).__name__}")
+                code, reason = CLOSE_INTERNAL, "internal error"
             if code == CLOSE_NORMAL:  # flush: the worker sends the last frames, then stops
                 failed = await _settle(worker)
                 return (CLOSE_INTERNAL, "internal error") if failed else (code, reason)
@@ -128,7 +130,8 @@ class LiveConnection:
         reader.cancel()
         await _settle(reader)
         if worker.cancelled() or worker.exception() is not None:
-            await self._try_error("internal", f"the session failed: {worker.exception()!r}")
+            why = "cancelled" if worker.cancelled() else type(worker.exception()).__name__
+            await self._try_error("internal", f"the session failed: {why}")
             return CLOSE_INTERNAL, "internal error"
         return CLOSE_NORMAL, "flushed"
 
@@ -174,40 +177,22 @@ class LiveConnection:
 
     async def _on_text(self, text: str) -> bool:
         """Handle a JSON message; True when it asks to flush and end."""
-        if len(text) > self._max_bytes:
-            await self._error("too_large", f"text message of {len(text)} characters is too large")
-            return False
         try:
-            message = json.loads(text)
-        except ValueError as error:
-            await self._error("bad_json", f"not JSON: {error}")
-            return False
-        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-            await self._error("bad_message", 'a message must be a JSON object with a "type"')
+            message = parse_client_message(text, max_bytes=self._max_bytes)
+            if message["type"] == "control":
+                changes = control_changes(self.session.controls, message)
+        except LiveMessageError as error:
+            await self._error(error.code, error.message)
             return False
         kind = message["type"]
         if kind == "control":
-            await self._on_control(message)
+            self._queue.put_nowait(("control", changes))
         elif kind == "flush":
             self._queue.put_nowait(("flush", None))
             return True
         elif kind == "ping":
             await self._send_json({"type": "pong", "t": message.get("t")})
-        else:
-            await self._error("unknown_type", f"unknown message type {kind[:40]!r}; "
-                                              "expected control, flush or ping")
         return False
-
-    async def _on_control(self, message: dict) -> None:
-        changes = {key: value for key, value in message.items() if key != "type"}
-        if isinstance(changes.get("gaze"), list):
-            changes["gaze"] = tuple(changes["gaze"])
-        try:
-            _validated(self.session.controls, changes)
-        except (OptionError, TypeError) as error:
-            await self._error("bad_control", str(error))
-            return
-        self._queue.put_nowait(("control", changes))
 
     # ------------------------------------------------------------------------------ working
 
@@ -305,14 +290,53 @@ async def _settle(task: asyncio.Task) -> bool:
     return False
 
 
-def _validated(controls: StreamControls, changes: dict) -> StreamControls:
+class LiveMessageError(TalkingFaceError, ValueError):
+    """A client message the session refuses; ``code`` is the ``error`` message's code (bad_json,
+    bad_message, unknown_type, bad_control, too_large). The session goes on."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code, self.message = code, message
+        super().__init__(f"{code}: {message}")
+
+
+MESSAGE_TYPES = ("control", "flush", "ping")
+MESSAGE_DEPTH = 4
+"""Deepest JSON nesting of a client message ({"type": "control", "gaze": [x, y]} is 2)."""
+
+
+def parse_client_message(text: str, *, max_bytes: int) -> dict:
+    """A client's JSON text message as a dict with a known "type"; LiveMessageError otherwise.
+    Bounded by media.structured: at most ``max_bytes`` and MESSAGE_DEPTH levels, finite numbers."""
+    size = len(text.encode("utf-8", "surrogatepass")) if len(text) * 4 > max_bytes else len(text)
+    if size > max_bytes:
+        raise LiveMessageError("too_large", f"text message of {size} bytes is larger than {max_bytes} bytes")
+    try:
+        message = parse_json(text, source="message", limits=Limits(max_bytes=max_bytes, max_depth=MESSAGE_DEPTH))
+    except InputFileError as error:
+        raise LiveMessageError("bad_json", f"not usable JSON: {error.problem}") from None
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise LiveMessageError("bad_message", 'a message must be a JSON object with a "type"')
+    if message["type"] not in MESSAGE_TYPES:
+        raise LiveMessageError("unknown_type", f"unknown message type {show(message['type'])}; "
+                                               f"expected {', '.join(MESSAGE_TYPES)}")
+    return message
+
+
+def control_changes(controls: StreamControls, message: dict) -> dict:
+    """The changes a "control" message asks for, checked against ``controls`` (LiveMessageError
+    "bad_control" naming the problem; the controls are left as they were)."""
+    changes = {key: value for key, value in message.items() if key != "type"}
     unknown = set(changes) - set(StreamControls.__dataclass_fields__)
     if unknown:
-        raise OptionError("control", sorted(unknown),
-                          f"unknown; known are {sorted(StreamControls.__dataclass_fields__)}")
-    values = {**_controls_dict(controls), **changes}
-    values["gaze"] = tuple(values["gaze"]) if isinstance(values["gaze"], (list, tuple)) else values["gaze"]
-    return StreamControls(**values)
+        raise LiveMessageError("bad_control", f"unknown controls {show(sorted(unknown))}; known are "
+                                              f"{sorted(StreamControls.__dataclass_fields__)}")
+    if isinstance(changes.get("gaze"), list):
+        changes["gaze"] = tuple(changes["gaze"])
+    try:
+        StreamControls(**{**_controls_dict(controls), **changes})
+    except OptionError as error:
+        raise LiveMessageError("bad_control", str(error)) from None
+    return changes
 
 
 def _controls_dict(controls: StreamControls) -> dict:

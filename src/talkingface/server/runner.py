@@ -30,27 +30,29 @@ class BackgroundServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.settings.host}:{self.port}"
+        return f"{self.settings.scheme}://{self.settings.host}:{self.port}"
 
     def __enter__(self) -> BackgroundServer:
         import uvicorn
 
         from talkingface.server import create_app
+        from talkingface.server.network import bind_socket, load_config, uvicorn_config
 
         self.app = create_app(self.settings)
-        config = uvicorn.Config(self.app, host=self.settings.host, port=self.settings.port,
-                                ws_max_size=4 * self.settings.max_message_bytes, log_level="warning",
-                                lifespan="on")
+        config = uvicorn_config(self.app, self.settings, log_level="warning")
+        load_config(config)
+        sock = bind_socket(self.settings)
+        self.port = sock.getsockname()[1]
+        self.settings = replace(self.settings, port=self.port)
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="talkingface-server", daemon=True)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
+                                        name="talkingface-server", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + self._timeout
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise ServerStartError(f"the server did not start on {self.settings.host}:{self.settings.port}")
             time.sleep(0.02)
-        self.port = self._server.servers[0].sockets[0].getsockname()[1]
-        self.settings = replace(self.settings, port=self.port)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import math
+import ipaddress
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from talkingface.errors import OptionError
+from talkingface.validation import check_number
 
 
 def default_examples_dir() -> Path | None:
@@ -15,15 +17,28 @@ def default_examples_dir() -> Path | None:
     return candidate if (candidate / "astronaut.jpg").is_file() else None
 
 
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+"""Host names that only this machine can reach; always allowed in the Host header."""
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9._~+-]{16,256}")
+"""A bearer token: 16-256 URL-safe characters (``secrets.token_urlsafe(32)`` makes one)."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether listening on ``host`` keeps the server reachable from this machine only."""
+    if host.lower() in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _positive_int(name: str, value: object, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
-        raise OptionError(name, value, f"must be a whole number from 1 to {high}")
+    check_number(name, value, low=1, high=high, integer=True)
 
 
 def _positive(name: str, value: object) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value <= 0:  # type: ignore[operator]
-        raise OptionError(name, value, "must be a positive number")
+    check_number(name, value, low=1e-6, high=1e9)
 
 
 @dataclass(frozen=True)
@@ -45,6 +60,15 @@ class ServerSettings:
     session_idle_s: a live session with no message for this long is closed (4408).
     max_message_bytes: largest WebSocket message the server handles (larger -> error message).
     max_live_size: largest frame size of a live session, px.
+    token: bearer token required on every /api request and live session (None: none required);
+    a host other than loopback needs one unless insecure_no_token.
+    allowed_hosts: names the Host (and Origin) header may carry besides the loopback names and the
+    listening address (DNS-rebinding protection).
+    header_timeout_s: a client must send a request's headers within this time (uvicorn);
+    body_timeout_s: a request body must keep arriving (no gap longer than this) and be complete within
+    this time plus 1 s per 64 KiB declared -> 408.
+    max_connections: open connections at once (uvicorn's limit_concurrency) -> 503 above.
+    ssl_certfile, ssl_keyfile: serve HTTPS/WSS with this certificate chain and key (PEM).
     """
 
     host: str = "127.0.0.1"
@@ -64,13 +88,20 @@ class ServerSettings:
     session_idle_s: float = 30.0
     max_message_bytes: int = 256 * 1024
     max_live_size: int = 512
+    token: str | None = field(default=None, repr=False)
+    insecure_no_token: bool = False
+    allowed_hosts: tuple[str, ...] = ()
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    max_connections: int = 100
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.host, str) or not self.host:
+        if not isinstance(self.host, str) or not self.host or len(self.host) > 255:
             raise OptionError("host", self.host, "must be a host name or address")
-        if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 <= self.port <= 65535:
-            raise OptionError("port", self.port, "must be a port number from 0 to 65535")
-        for name in ("data_dir", "examples_dir"):
+        check_number("port", self.port, low=0, high=65535, integer=True)
+        for name in ("data_dir", "examples_dir", "ssl_certfile", "ssl_keyfile"):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, Path(value))
@@ -87,3 +118,43 @@ class ServerSettings:
         _positive("session_idle_s", self.session_idle_s)
         _positive_int("max_message_bytes", self.max_message_bytes, 64 * 1024 * 1024)
         _positive_int("max_live_size", self.max_live_size, 4096)
+        _positive("header_timeout_s", self.header_timeout_s)
+        _positive("body_timeout_s", self.body_timeout_s)
+        _positive_int("max_connections", self.max_connections, 100_000)
+        self._check_network()
+
+    def _check_network(self) -> None:
+        if self.token is not None and not (isinstance(self.token, str) and TOKEN_PATTERN.fullmatch(self.token)):
+            raise OptionError("token", "<hidden>", "must be 16-256 characters from A-Z a-z 0-9 . _ ~ + - "
+                              "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+        if not isinstance(self.insecure_no_token, bool):
+            raise OptionError("insecure_no_token", self.insecure_no_token, "must be True or False")
+        if self.token is None and not self.insecure_no_token and not is_loopback(self.host):
+            raise OptionError("host", self.host, "listening beyond this machine needs a token (--token or "
+                              "TALKINGFACE_TOKEN); --insecure-no-token to serve without one")
+        hosts = (self.allowed_hosts,) if isinstance(self.allowed_hosts, str) else self.allowed_hosts
+        cleaned = []
+        for name in hosts:
+            if not isinstance(name, str) or not HOST_NAME.fullmatch(name.strip("[]")):
+                raise OptionError("allowed_hosts", name, "must be host names or addresses, without port")
+            cleaned.append(name.strip("[]").lower())
+        object.__setattr__(self, "allowed_hosts", tuple(cleaned))
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            raise OptionError("ssl_keyfile" if self.ssl_keyfile is None else "ssl_certfile", None,
+                              "HTTPS needs both a certificate file and a key file")
+
+    @property
+    def host_allowlist(self) -> frozenset[str]:
+        """Every name the Host header may carry: loopback names, allowed_hosts and the address
+        listened on (unless it is a wildcard such as 0.0.0.0)."""
+        names = {*LOOPBACK_HOSTS, *self.allowed_hosts}
+        if self.host not in ("0.0.0.0", "::", ""):
+            names.add(self.host.strip("[]").lower())
+        return frozenset(names)
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.ssl_certfile is not None else "http"
+
+
+HOST_NAME = re.compile(r"[A-Za-z0-9._:-]{1,253}")
