@@ -4,6 +4,7 @@
 
 const $ = (id) => document.getElementById(id);
 const page = {
+  token: sessionStorage.getItem("talkingface-token"),  // bearer token, when the server wants one
   portraitId: null,
   audio: null,          // Blob of the speech to render
   audioName: "speech",
@@ -26,19 +27,77 @@ async function apiError(response) {
   }
 }
 
+// ------------------------------------------------------------------------------------- access token
+
+// Every API call goes through api(): it adds "Authorization: Bearer <token>" when the server asked
+// for a token (a 401), which the page asks for once per tab and keeps in sessionStorage.
+function api(path, options = {}) {
+  const headers = new Headers(options.headers || {});
+  if (page.token) headers.set("Authorization", `Bearer ${page.token}`);
+  return fetch(path, { ...options, headers }).then((response) => {
+    if (response.status === 401) askForToken("The token was not accepted; enter it again.");
+    return response;
+  });
+}
+
+// A URL the browser can load by itself (<img>, <video>, a download link): the API path when no
+// token is needed, else a blob: URL of the content fetched with the token.
+async function authorizedUrl(path) {
+  if (!page.token) return path;
+  const response = await api(path);
+  if (!response.ok) throw new Error(await apiError(response));
+  return URL.createObjectURL(await response.blob());
+}
+
+let tokenEntered = null;  // resolves the promise askForToken() waits on
+
+function askForToken(message) {
+  page.token = null;
+  sessionStorage.removeItem("talkingface-token");
+  $("token-form").hidden = false;
+  setStatus($("token-status"), message, true);
+  $("token-input").focus();
+  return new Promise((resolve) => { tokenEntered = resolve; });
+}
+
+function onTokenSubmit(event) {
+  event.preventDefault();
+  page.token = $("token-input").value.trim();
+  sessionStorage.setItem("talkingface-token", page.token);
+  $("token-input").value = "";
+  $("token-form").hidden = true;
+  if (tokenEntered) tokenEntered();
+}
+
+async function ensureAccess() {
+  for (;;) {
+    const headers = page.token ? { Authorization: `Bearer ${page.token}` } : {};
+    const response = await fetch("/api/health", { headers });
+    if (response.status !== 401) return;
+    await askForToken(page.token ? "The token was not accepted; enter it again."
+                                 : "This server needs its access token.");
+  }
+}
+
 // ------------------------------------------------------------------------------------- portraits
 
 async function loadExamples() {
-  const response = await fetch("/api/examples");
+  const response = await api("/api/examples");
   if (!response.ok) return;
   const examples = await response.json();
   const box = $("examples");
   for (const example of examples) {
+    example.src = await authorizedUrl(example.url);
     const button = document.createElement("button");
     button.type = "button";
     button.className = "example";
     button.dataset.name = example.name;
-    button.innerHTML = `<img src="${example.url}" alt=""><span>${example.name}</span>`;
+    const image = document.createElement("img");
+    image.src = example.src;
+    image.alt = "";
+    const label = document.createElement("span");
+    label.textContent = example.name;
+    button.append(image, label);
     button.addEventListener("click", () => selectExample(example));
     box.appendChild(button);
   }
@@ -47,7 +106,7 @@ async function loadExamples() {
 
 function selectExample(example) {
   page.portraitId = example.name;
-  $("portrait-preview").src = example.url;
+  $("portrait-preview").src = example.src;
   for (const b of document.querySelectorAll(".example")) b.classList.toggle("selected", b.dataset.name === example.name);
   setStatus($("portrait-status"), `Example “${example.name}” selected.`);
 }
@@ -56,7 +115,7 @@ async function uploadPortrait(file) {
   setStatus($("portrait-status"), "Analysing the face…");
   const form = new FormData();
   form.append("portrait", file, file.name);
-  const response = await fetch("/api/portraits", { method: "POST", body: form });
+  const response = await api("/api/portraits", { method: "POST", body: form });
   if (!response.ok) {
     setStatus($("portrait-status"), await apiError(response), true);
     return;
@@ -156,7 +215,7 @@ async function render() {
   $("download").hidden = true;
   setStatus(status, "Uploading…");
   try {
-    const response = await fetch("/api/jobs", { method: "POST", body: form });
+    const response = await api("/api/jobs", { method: "POST", body: form });
     if (!response.ok) return setStatus(status, await apiError(response), true);
     const job = await response.json();
     await follow(job.id);
@@ -168,12 +227,12 @@ async function render() {
 async function follow(jobId) {
   const status = $("job-status");
   for (;;) {
-    const response = await fetch(`/api/jobs/${jobId}`);
+    const response = await api(`/api/jobs/${jobId}`);
     if (!response.ok) return setStatus(status, await apiError(response), true);
     const job = await response.json();
     $("progress").value = job.progress;
     if (job.state === "done") {
-      const url = `/api/jobs/${jobId}/video`;
+      const url = await authorizedUrl(`/api/jobs/${jobId}/video`);
       const video = $("result-video");
       video.src = url;
       video.hidden = false;
@@ -199,7 +258,8 @@ async function startLive() {
   const size = $("size").value;
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/live` +
               `?portrait=${encodeURIComponent(page.portraitId)}&size=${size}&rate=16000`;
-  const ws = new WebSocket(url);
+  // browsers cannot set headers on a WebSocket: the token travels as a subprotocol
+  const ws = new WebSocket(url, page.token ? ["talkingface", `bearer.${page.token}`] : []);
   ws.binaryType = "arraybuffer";
   const live = { ws, sentSamples: 0, frames: 0, latencies: [], frameTimes: [], context: null, stream: null,
                  closed: null };  // closed: the close event, once the socket has closed
@@ -327,7 +387,9 @@ function stopLive() {
 
 // ------------------------------------------------------------------------------------- wiring
 
-window.addEventListener("DOMContentLoaded", () => {
+window.addEventListener("DOMContentLoaded", async () => {
+  $("token-form").addEventListener("submit", onTokenSubmit);
+  await ensureAccess();
   loadExamples();
   $("portrait-file").addEventListener("change", (e) => { if (e.target.files[0]) uploadPortrait(e.target.files[0]); });
   $("audio-file").addEventListener("change", (e) => { if (e.target.files[0]) useAudio(e.target.files[0], e.target.files[0].name); });
