@@ -21,18 +21,20 @@ def number_problem(value: object, *, low: float = -math.inf, high: float = math.
     bool is not a number here; NaN and infinities are refused whatever the range.
     """
     kind = "a whole number" if integer else "a number"
+    if math.isinf(low) and math.isinf(high):
+        expected = f"must be {kind}"
+    elif math.isinf(high):
+        expected = f"must be {kind} >= {low:g}"
+    elif math.isinf(low):
+        expected = f"must be {kind} <= {high:g}"
+    else:
+        expected = f"must be {kind} from {low:g} to {high:g}"
     allowed = numbers.Integral if integer else numbers.Real  # numpy scalars included
     if isinstance(value, bool) or not isinstance(value, allowed):
-        return f"must be {kind}"
+        return expected
     if not isinstance(value, numbers.Integral) and not math.isfinite(value):
-        return "must be a finite number"
-    if not low <= value <= high:
-        if math.isinf(high):
-            return f"must be {kind} >= {low:g}"
-        if math.isinf(low):
-            return f"must be {kind} <= {high:g}"
-        return f"must be {kind} from {low:g} to {high:g}"
-    return None
+        return "must be a finite number" if expected == "must be a number" else f"{expected} (finite)"
+    return None if low <= value <= high else expected
 
 
 def check_number(name: str, value: object, *, low: float = -math.inf, high: float = math.inf,

@@ -43,13 +43,14 @@ class Limits:
 
     max_bytes: largest file or text, bytes (checked before reading); max_depth: deepest nesting of
     JSON arrays/objects; max_int_digits: longest JSON integer; max_abs: largest magnitude of any
-    number; max_rows, max_columns, max_cell_chars: CSV table bounds.
+    number (numbers are always finite: 1e999, NaN, Infinity are refused; ranges of single fields
+    belong in ``Fields.number``, which names the field); max_rows, max_columns, max_cell_chars: CSV table bounds.
     """
 
     max_bytes: int = 1 << 20
     max_depth: int = 32
     max_int_digits: int = 20
-    max_abs: float = 1e15
+    max_abs: float = math.inf
     max_rows: int = 1_000_000
     max_columns: int = 1000
     max_cell_chars: int = 10_000
@@ -128,7 +129,8 @@ def parse_json(data: str | bytes, *, source: str = "<text>", limits: Limits = Li
 
     def integer(token: str) -> int:
         if len(token.lstrip("-")) > limits.max_int_digits:
-            raise _Refused(f"has an integer of {len(token)} digits (at most {limits.max_int_digits})")
+            raise _Refused(f"has an integer of {len(token)} digits (at most {limits.max_int_digits})"
+                           f"{_location(text, token)}")
         return _bounded(int(token), token)
 
     def real(token: str) -> float:
@@ -136,11 +138,12 @@ def parse_json(data: str | bytes, *, source: str = "<text>", limits: Limits = Li
 
     def _bounded(value, token: str):
         if not (math.isfinite(value) and abs(value) <= limits.max_abs):
-            raise _Refused(f"has a number out of range: {show(token)} (at most {limits.max_abs:g} in magnitude)")
+            bound = "a finite number" if math.isinf(limits.max_abs) else f"at most {limits.max_abs:g} in magnitude"
+            raise _Refused(f"has a number out of range: {show(token)}{_location(text, token)} ({bound})")
         return value
 
     def constant(token: str) -> NoReturn:
-        raise _Refused(f"has {token}, which is not a number JSON allows")
+        raise _Refused(f"has {token}{_location(text, token)}, which is not a number JSON allows")
 
     try:
         return json.loads(text, parse_int=integer, parse_float=real, parse_constant=constant)
@@ -150,6 +153,16 @@ def parse_json(data: str | bytes, *, source: str = "<text>", limits: Limits = Li
         raise error(source, f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:  # pragma: no cover - prevented by the depth check
         raise error(source, "nests arrays/objects too deeply") from None
+
+
+def _location(text: str, token: str) -> str:
+    """" at line L column C" of the first occurrence of ``token`` in ``text`` (the parser's number
+    hooks do not know where they are)."""
+    index = text.find(token)
+    if index < 0:  # pragma: no cover - the token comes from the text
+        return ""
+    line = text.count("\n", 0, index) + 1
+    return f" at line {line} column {index - (text.rfind(chr(10), 0, index) + 1) + 1}"
 
 
 def load_csv(path: PathLike, *, limits: Limits = Limits(), error: ErrorType = InputFileError,

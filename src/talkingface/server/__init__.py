@@ -26,20 +26,17 @@ def serve(settings: ServerSettings | None = None, *, sock=None, on_listening=Non
     """Run the server until interrupted (uvicorn, one process); default settings when None.
 
     sock: a socket already bound (``network.bind_socket``); on_listening(url): called once the
-    socket is bound and the configuration (TLS files included) loaded, before serving.
+    application has started and the socket accepts connections.
     """
-    import uvicorn
-
-    from talkingface.server.network import bind_socket, bound_url, load_config, uvicorn_config
+    from talkingface.server.network import AnnouncingServer, bind_socket, bound_url, load_config, uvicorn_config
 
     settings = settings if settings is not None else ServerSettings()
     config = uvicorn_config(create_app(settings), settings)
     load_config(config)
     sock = sock if sock is not None else bind_socket(settings)
+    url = bound_url(settings, sock)
     with sock:
-        if on_listening is not None:
-            on_listening(bound_url(settings, sock))
-        uvicorn.Server(config).run(sockets=[sock])
+        AnnouncingServer(config, lambda: on_listening and on_listening(url)).run(sockets=[sock])
 
 
 __all__ = ["ServerSettings", "create_app", "serve"]

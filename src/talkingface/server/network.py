@@ -75,6 +75,20 @@ class HeaderTimeoutH11Protocol(H11Protocol):
             self.transport.close()
 
 
+class AnnouncingServer(uvicorn.Server):
+    """uvicorn's server, calling ``on_started()`` once the application has started and the
+    sockets accept connections (so nothing is announced before that)."""
+
+    def __init__(self, config: uvicorn.Config, on_started) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets=sockets)
+        if not self.should_exit:
+            self._on_started()
+
+
 def uvicorn_config(app, settings: ServerSettings, *, log_level: str = "info") -> uvicorn.Config:
     """uvicorn's configuration for ``app`` under ``settings``: header/keep-alive timeouts, header
     size, connection and WebSocket message limits, TLS."""
