@@ -37,3 +37,21 @@ def avatar(portrait_rgb: np.ndarray):
     from talkingface.face.avatar import analyse_portrait
 
     return analyse_portrait(portrait_rgb, source="astronaut.jpg")
+
+
+# Property-based fuzzing (tests/test_fuzz.py): deterministic in `make test` (derandomized, no example
+# database), so CI is stable; TALKINGFACE_FUZZ=deep explores with random seeds and 20x the examples.
+def _hypothesis_profiles() -> None:
+    import os
+    from datetime import timedelta
+
+    from hypothesis import HealthCheck, settings
+
+    common = dict(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+                  deadline=timedelta(seconds=5), print_blob=True)
+    settings.register_profile("ci", derandomize=True, database=None, **common)
+    settings.register_profile("deep", derandomize=False, **common)
+    settings.load_profile(os.environ.get("TALKINGFACE_FUZZ", "ci"))
+
+
+_hypothesis_profiles()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,16 @@ from tests.synthetic import write_wav
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+
+
+def wait_until(page, expression: str, timeout: float = 30_000) -> None:
+    """Poll a JavaScript expression until it is true. (Playwright's wait_for_function compiles its
+    predicate inside the page, which the page's Content-Security-Policy rightly forbids.)"""
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {expression}")
+        page.wait_for_timeout(50)
 
 
 @pytest.fixture(scope="module")
@@ -68,19 +79,19 @@ def page(browser, server):
 
 def test_upload_render_and_play(page, portrait_path, speech_path, tmp_path):
     page.set_input_files("#portrait-file", str(portrait_path))
-    page.wait_for_function("document.getElementById('portrait-status').textContent.startsWith('Uploaded')")
+    wait_until(page, "document.getElementById('portrait-status').textContent.startsWith('Uploaded')")
     page.set_input_files("#audio-file", str(speech_path))
     page.select_option("#size", "256")
     page.uncheck("#phonetic")
     page.select_option("#emotion", "happy")
     page.click("#render")
-    page.wait_for_function("document.getElementById('job-status').textContent.startsWith('Done')", timeout=90_000)
+    wait_until(page, "document.getElementById('job-status').textContent.startsWith('Done')", timeout=90_000)
     assert page.evaluate("document.getElementById('progress').value") == 1
-    page.wait_for_function("document.getElementById('result-video').readyState >= 2", timeout=20_000)
+    wait_until(page, "document.getElementById('result-video').readyState >= 2", timeout=20_000)
     duration = page.evaluate("document.getElementById('result-video').duration")
     assert duration == pytest.approx(load_audio(speech_path).duration_s, abs=0.2)
     page.evaluate("(() => { const v = document.getElementById('result-video'); v.muted = true; return v.play(); })()")
-    page.wait_for_function("document.getElementById('result-video').currentTime > 0.3", timeout=20_000)
+    wait_until(page, "document.getElementById('result-video').currentTime > 0.3", timeout=20_000)
     assert page.get_attribute("#download", "href").endswith("/video")
     page.screenshot(path=str(tmp_path / "render.png"), full_page=True)
 
@@ -88,9 +99,9 @@ def test_upload_render_and_play(page, portrait_path, speech_path, tmp_path):
 def test_live_mode_with_fake_microphone_produces_frames(page, tmp_path):
     page.select_option("#size", "256")
     page.click("#live-start")
-    page.wait_for_function("window.talkingface.live && window.talkingface.live.frames >= 40", timeout=30_000)
+    wait_until(page, "window.talkingface.live && window.talkingface.live.frames >= 40", timeout=30_000)
     page.select_option("#emotion", "surprised")  # a control message mid-stream
-    page.wait_for_function("window.talkingface.live.frames >= 60", timeout=30_000)
+    wait_until(page, "window.talkingface.live.frames >= 60", timeout=30_000)
     live = page.evaluate("({frames: window.talkingface.live.frames, sent: window.talkingface.live.sentSamples,"
                          " latencies: window.talkingface.live.latencies})")
     assert live["sent"] > SAMPLE_RATE  # the microphone audio reached the server
@@ -120,6 +131,47 @@ def test_live_mode_with_fake_microphone_produces_frames(page, tmp_path):
     page.wait_for_timeout(400)
     page.click("#live-stop")
     # the server renders what is still queued before it closes; a loaded machine needs a while
-    page.wait_for_function("window.talkingface.live === null && window.pendingDecodes === 0", timeout=60_000)
+    wait_until(page, "window.talkingface.live === null && window.pendingDecodes === 0", timeout=60_000)
     stats = page.inner_text("#live-stats")
     assert stats.startswith("Disconnected (flushed)"), stats
+
+
+@pytest.fixture(scope="module")
+def guarded_server(avatar, tmp_path_factory):
+    settings = ServerSettings(port=0, data_dir=tmp_path_factory.mktemp("web-token"), token=TOKEN)
+    with BackgroundServer(settings) as running:
+        running.app.state.talkingface.portraits.add_avatar(avatar, "astronaut")
+        yield running
+
+
+TOKEN = "web-test-token-0123456789abcdef"
+
+
+def test_page_asks_for_the_token_once_and_uses_it_everywhere(browser, guarded_server, portrait_path):
+    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.goto(guarded_server.url)
+    page.wait_for_selector("#token-form:not([hidden])")
+    page.fill("#token-input", "not-the-token-0123456789")
+    page.click("#token-form button")
+    wait_until(page, "document.getElementById('token-status').textContent.includes('not accepted')")
+    problems.clear()  # the refused attempt logs its 401
+    page.fill("#token-input", TOKEN)
+    page.click("#token-form button")
+    page.wait_for_selector(".example.selected")  # example list and image fetched with the token
+    assert page.evaluate("document.querySelector('.example img').src").startswith("blob:")
+    page.set_input_files("#portrait-file", str(portrait_path))
+    wait_until(page, "document.getElementById('portrait-status').textContent.startsWith('Uploaded')")
+    page.select_option("#size", "256")
+    page.click("#live-start")  # the WebSocket carries the token as a subprotocol
+    wait_until(page, "window.talkingface.live && window.talkingface.live.frames >= 10", timeout=30_000)
+    page.click("#live-stop")
+    wait_until(page, "window.talkingface.live === null", timeout=60_000)
+    page.reload()  # asked once: the tab keeps the token
+    page.wait_for_selector(".example.selected")
+    assert page.is_hidden("#token-form")
+    context.close()
+    assert problems == []

@@ -92,6 +92,8 @@ def load_audio(path: str | os.PathLike[str], *, max_seconds: float = 600.0) -> A
         if not container.streams.audio:
             raise AudioError(path, "has no audio stream")
         stream = container.streams.audio[0]
+        if stream.codec_context is None:  # e.g. a WAV header naming no known format
+            raise AudioError(path, "has an audio stream in a format that cannot be decoded")
         known = _container_duration(container, stream)
         if known is not None and known > max_seconds + 0.5:
             raise _too_long(path, known, max_seconds)

@@ -86,14 +86,20 @@ def read_bounded(path: PathLike, *, limits: Limits = Limits(), error: ErrorType 
     """The bytes of a regular file of at most ``limits.max_bytes`` (checked before reading)."""
     checked = check_input_file(path, kind)
     name = os.fspath(path)
+    too_large = error(name, f"is larger than the limit of {limits.max_bytes} bytes for {kind}")
     try:
         with open(checked, "rb") as handle:
-            data = handle.read(limits.max_bytes + 1)
+            if os.fstat(handle.fileno()).st_size > limits.max_bytes:
+                raise too_large
+            chunks, size = [], 0
+            while chunk := handle.read(1 << 16):  # never a buffer of max_bytes for a small file
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limits.max_bytes:
+                    raise too_large
     except OSError as exc:
         raise error(name, f"cannot be read ({exc.strerror or exc})") from exc
-    if len(data) > limits.max_bytes:
-        raise error(name, f"is larger than the limit of {limits.max_bytes} bytes for {kind}")
-    return data
+    return b"".join(chunks)
 
 
 def _text(data: str | bytes, source: str, limits: Limits, error: ErrorType) -> str:

@@ -28,7 +28,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile, WebSocket
+from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
@@ -348,6 +348,8 @@ def _add_live_route(app: FastAPI, settings: ServerSettings) -> None:
             return
         try:
             await _run_live(websocket, state, settings)
+        except WebSocketDisconnect:  # the client left during the set-up
+            pass
         finally:
             state.slots.release()
 
