@@ -26,6 +26,7 @@ import numpy as np
 from talkingface.errors import AudioError, InputFileError, NoFaceError, OptionError
 from talkingface.evaluate import metrics as m
 from talkingface.evaluate.tracking import TrackedVideo, track_video
+from talkingface.validation import check_number
 
 PathLike = str | os.PathLike[str]
 Log = Callable[[str], None]
@@ -42,12 +43,9 @@ class EvalOptions:
     max_lag_frames: int = 10
 
     def __post_init__(self) -> None:
-        if not isinstance(self.sample_every, int) or self.sample_every < 1:
-            raise OptionError("sample_every", self.sample_every, "must be an integer >= 1")
-        if not isinstance(self.max_identity_samples, int) or self.max_identity_samples < 1:
-            raise OptionError("max_identity_samples", self.max_identity_samples, "must be an integer >= 1")
-        if not isinstance(self.max_lag_frames, int) or not 0 <= self.max_lag_frames <= 100:
-            raise OptionError("max_lag_frames", self.max_lag_frames, "must be an integer from 0 to 100")
+        check_number("sample_every", self.sample_every, low=1, high=100_000, integer=True)
+        check_number("max_identity_samples", self.max_identity_samples, low=1, high=100_000, integer=True)
+        check_number("max_lag_frames", self.max_lag_frames, low=0, high=100, integer=True)
 
 
 # ------------------------------------------------------------------------------ results

@@ -363,6 +363,8 @@ def live_params(query: dict[str, str], *, max_size: int) -> LiveParams:
         text = query.get(name)
         if text is None:
             return default
+        if len(text) > 24:
+            raise OptionError(name, text, "is too long for a number")
         try:
             value = kind(text)
         except ValueError:

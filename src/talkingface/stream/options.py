@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from talkingface.errors import OptionError, TalkingFaceError
 from talkingface.motion.controls import EMOTIONS
+from talkingface.validation import check_number
 
 MAX_LOOKAHEAD_S = 0.5
 """Largest accepted look-ahead, seconds."""
@@ -17,9 +17,7 @@ class StreamError(TalkingFaceError, RuntimeError):
 
 
 def _number(name: str, value: object, low: float, high: float, unit: str = "") -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or not low <= value <= high:  # type: ignore[operator]
-        raise OptionError(name, value, f"must be a number between {low:g} and {high:g}{unit}")
+    check_number(name, value, low=low, high=high, unit=unit)
 
 
 @dataclass(frozen=True)
@@ -84,8 +82,7 @@ class StreamOptions:
         rate = self.sample_rate
         if isinstance(rate, bool) or not isinstance(rate, int) or not 8000 <= rate <= 192000:
             raise OptionError("sample_rate", rate, "must be a whole number of Hz from 8000 to 192000")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise OptionError("seed", self.seed, "must be a non-negative integer")
+        check_number("seed", self.seed, low=0, high=2**63 - 1, integer=True)
         _number("blink_rate", self.blink_rate, 0.0, 60.0, " per minute")
         if not isinstance(self.controls, StreamControls):
             raise OptionError("controls", type(self.controls).__name__, "must be a StreamControls")
