@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-RIGID_POINTS = (33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 1, 10, 151, 9, 108, 337, 234, 454, 127, 356,
-                93, 323, 116, 345, 50, 280, 54, 284, 21, 251)
-"""Points of the skull (eyes' corners, nose, forehead, temples, cheekbones, face sides): head pose."""
+RIGID_POINTS = (33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 1, 10, 234, 454, 127, 356, 93, 323, 116, 345)
+"""Points of the skull (eyes' corners, nose, hairline, temples, cheekbones, face sides): head pose.
+The forehead (which the brows pull) and the cheeks (which a smile lifts) are left out."""
 
 
 def similarity_transform(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -23,8 +23,9 @@ import numpy as np
 from talkingface.errors import NoFaceError, OptionError
 from talkingface.face.topology import NUM_LANDMARKS
 from talkingface.media import iter_video_frames, probe_video
+from talkingface.mocap.calibrate import load_calibration
 from talkingface.mocap.fit import RigFitter
-from talkingface.mocap.neutral import estimate_neutral
+from talkingface.mocap.neutral import NEUTRAL_SAMPLES, estimate_neutral
 from talkingface.mocap.timeline import Gaps, constant_rate, fill_gaps, smooth
 from talkingface.mocap.tracker import FaceTracker
 from talkingface.motion.params import PARAMETERS, Motion
@@ -38,13 +39,16 @@ class CaptureOptions:
     """start_s / end_s: the part of the video to capture, seconds (end None: to the end); face: which
     face when several are present, by size rank at the first frame with a face (0 = the largest);
     max_gap_s: tracking drop-outs up to this long are interpolated, longer ones show the neutral face;
-    smoothing: scale of the zero-phase smoothing of the curves (0 = raw fits, 1 = default)."""
+    smoothing: scale of the zero-phase smoothing of the curves (0 = raw fits, 1 = default);
+    calibrated: undo the tracker's under-reading of deformations (see mocap.calibrate), so that the
+    captured motion, rendered, looks as large as the video's."""
 
     start_s: float = 0.0
     end_s: float | None = None
     face: int = 0
     max_gap_s: float = 0.5
     smoothing: float = 1.0
+    calibrated: bool = True
 
     def __post_init__(self) -> None:
         if not (isinstance(self.start_s, (int, float)) and math.isfinite(self.start_s) and self.start_s >= 0):
@@ -124,7 +128,9 @@ def _fit_frames(points: np.ndarray, found: np.ndarray, width: int, height: int
                 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Fit the rig to every found frame: (values (T, P) float64, zeros where not found; neutral
     (478, 3); median fit error)."""
-    neutral = estimate_neutral(points[np.flatnonzero(found)[:: max(1, int(found.sum()) // 2000)]])
+    chosen = np.flatnonzero(found)
+    chosen = chosen[np.linspace(0, len(chosen) - 1, min(len(chosen), NEUTRAL_SAMPLES)).round().astype(int)]
+    neutral = estimate_neutral(points[chosen])
     fitter = RigFitter(neutral, width, height)
     values = np.zeros((len(points), len(PARAMETERS)))
     errors = []
@@ -171,6 +177,8 @@ def capture_video(path: PathLike, options: CaptureOptions = CaptureOptions(), *,
             raise NoFaceError(source, "no face found in any frame of the video")
         values, neutral, error = _fit_frames(points, found, info.width, info.height)
         del points
+    if options.calibrated:
+        values = load_calibration().apply(values)
     filled, gaps = fill_gaps(times, values, found, max_gap_s=options.max_gap_s)
     fps = _average_fps(times, info.fps)
     end_s = times[-1] + 1.0 / fps  # the last frame shows for one period
