@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from talkingface.errors import NoFaceError, OptionError
 from talkingface.face.topology import NUM_LANDMARKS
@@ -135,16 +136,17 @@ def _fit_frames(points: np.ndarray, found: np.ndarray, width: int, height: int
     values = np.zeros((len(points), len(PARAMETERS)))
     errors = []
     previous_found = False
-    for t in range(len(points)):
-        if not found[t]:
-            previous_found = False
-            continue
-        if not previous_found:
-            fitter.reset()
-        fit = fitter.fit(np.asarray(points[t]))
-        values[t] = fit.params
-        errors.append(fit.error)
-        previous_found = True
+    with threadpool_limits(1):  # 43 x 43 solves: BLAS threads only contend
+        for t in range(len(points)):
+            if not found[t]:
+                previous_found = False
+                continue
+            if not previous_found:
+                fitter.reset()
+            fit = fitter.fit(np.asarray(points[t]))
+            values[t] = fit.params
+            errors.append(fit.error)
+            previous_found = True
     return values, neutral, float(np.median(errors))
 
 

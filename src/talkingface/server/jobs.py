@@ -139,14 +139,15 @@ class JobManager:
             raise QueueFullError(f"the render queue is full ({busy} jobs queued or running); "
                                  "try again later")
 
-    def submit(self, job_id: str, avatar: Avatar, audio: Path, options: AnimateOptions,
-               summary: dict) -> JobInfo:
-        """Queue a render of ``avatar`` speaking ``audio`` (a file in the job's folder)."""
+    def submit(self, job_id: str, avatar: Avatar, audio: Path | None, options: AnimateOptions,
+               summary: dict, drive: Path | None = None) -> JobInfo:
+        """Queue a render of ``avatar`` speaking ``audio`` (a file in the job's folder), or performing
+        the driving video ``drive`` (also in the job's folder; its soundtrack when audio is None)."""
         self.check_capacity()
         job = _Job(id=job_id, folder=self._folder(job_id), options=options, summary=summary)
         with self._lock:
             self._jobs[job_id] = job
-        self._pool.submit(self._run, job, avatar, audio)
+        self._pool.submit(self._run, job, avatar, audio, drive)
         return job.snapshot()
 
     def get(self, job_id: str) -> JobInfo:
@@ -217,7 +218,7 @@ class JobManager:
                 shutil.rmtree(job.folder, ignore_errors=True)
                 excess -= 1
 
-    def _run(self, job: _Job, avatar: Avatar, audio: Path) -> None:
+    def _run(self, job: _Job, avatar: Avatar, audio: Path | None, drive: Path | None = None) -> None:
         with self._lock:
             if job.cancel.is_set() or job.state != "queued":
                 shutil.rmtree(job.folder, ignore_errors=True)
@@ -230,7 +231,7 @@ class JobManager:
                 raise JobCancelled(f"job {job.id} cancelled")
 
         try:
-            result = animate(avatar, audio, job.folder / VIDEO_NAME, job.options, progress=progress)
+            result = animate(avatar, audio, job.folder / VIDEO_NAME, job.options, drive=drive, progress=progress)
         except JobCancelled:
             self._finish(job, "cancelled")
         except Exception as error:  # noqa: BLE001 - any failure is reported on the job, not raised
@@ -239,7 +240,9 @@ class JobManager:
             job.duration_s = result.duration_s
             self._finish(job, "done")
         finally:
-            audio.unlink(missing_ok=True)
+            for upload in (audio, drive):
+                if upload is not None:
+                    upload.unlink(missing_ok=True)
             with self._lock:
                 removed = job.id not in self._jobs
             if removed or job.state == "cancelled":
