@@ -111,8 +111,8 @@ def test_drive_with_a_video(page, avatar, tmp_path):
     page.select_option("#size", "256")
     page.uncheck("#phonetic")
     page.click("#render")
-    page.wait_for_function("document.getElementById('job-status').textContent.startsWith('Done')", timeout=90_000)
-    page.wait_for_function("document.getElementById('result-video').readyState >= 2", timeout=20_000)
+    wait_until(page, "document.getElementById('job-status').textContent.startsWith('Done')", timeout=90_000)
+    wait_until(page, "document.getElementById('result-video').readyState >= 2", timeout=20_000)
     assert page.evaluate("document.getElementById('result-video').duration") == pytest.approx(1.2, abs=0.1)
     page.screenshot(path=str(tmp_path / "drive.png"), full_page=True)
 
