@@ -267,6 +267,16 @@ def receive_until_closed(ws) -> tuple[list[tuple[int, float, bytes]], list[dict]
             messages.append(json.loads(message["text"]))
 
 
+def assert_session_goes_on(ws, audio: bytes, frames: int) -> None:
+    """After errors, the session still answers a ping, takes audio and flushes the frames it makes."""
+    ws.send_text(json.dumps({"type": "ping", "t": 1}))
+    assert ws.receive_json() == {"type": "pong", "t": 1}
+    ws.send_bytes(audio)
+    ws.send_text(json.dumps({"type": "flush"}))
+    received, _, code = receive_until_closed(ws)
+    assert code == 1000 and len(received) == frames
+
+
 def test_live_session_streams_frames_and_applies_controls(client):
     with client.websocket_connect("ws://localhost/api/live?portrait=astronaut&size=64&realtime=0") as ws:
         ready = ws.receive_json()
@@ -300,12 +310,7 @@ def test_malformed_messages_get_errors_and_the_session_continues(client):
         codes = [ws.receive_json()["code"] for _ in range(len(bad) + 2)]
         assert codes == ["bad_json", "bad_message", "bad_message", "unknown_type", "bad_control", "bad_control",
                          "bad_control", "bad_audio", "too_large"]
-        ws.send_text(json.dumps({"type": "ping", "t": 1}))
-        assert ws.receive_json() == {"type": "pong", "t": 1}
-        ws.send_bytes(pcm(0.4))
-        ws.send_text(json.dumps({"type": "flush"}))
-        frames, _, code = receive_until_closed(ws)
-    assert code == 1000 and len(frames) == 10
+        assert_session_goes_on(ws, pcm(0.4), frames=10)
 
 
 def test_sessions_beyond_the_limit_are_closed_with_1013(avatar):

@@ -24,7 +24,7 @@ from talkingface.errors import OptionError
 from talkingface.server import ServerSettings
 from talkingface.server.live import CLOSE_POLICY
 from talkingface.server.runner import BackgroundServer
-from tests.test_server import client_for, pcm, receive_until_closed, wav_bytes
+from tests.test_server import assert_session_goes_on, client_for, pcm, receive_until_closed, wav_bytes
 
 TOKEN = "s3cret-token-for-tests-0123456789"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
@@ -207,12 +207,7 @@ def test_deeply_nested_live_message_is_an_error_not_a_dead_session(guarded):
         ws.send_text('{"type": "control", "head_motion": 1e999}')
         codes = [ws.receive_json()["code"] for _ in range(3)]
         assert codes == ["bad_json", "bad_json", "bad_json"]
-        ws.send_text(json.dumps({"type": "ping", "t": 1}))
-        assert ws.receive_json() == {"type": "pong", "t": 1}
-        ws.send_bytes(pcm(0.2))
-        ws.send_text(json.dumps({"type": "flush"}))
-        frames, _, code = receive_until_closed(ws)
-    assert code == 1000 and len(frames) == 5
+        assert_session_goes_on(ws, pcm(0.2), frames=5)
 
 
 # ------------------------------------------------------------------------------------- jobs
