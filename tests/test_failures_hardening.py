@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from talkingface.audio import load_audio
 from talkingface.audio.text import MAX_TRANSCRIPT_CHARS
 from talkingface.cli import _transcript, main
 from talkingface.errors import AudioError, InputFileError, MotionFileError, OptionError, TalkingFaceError
@@ -89,6 +90,18 @@ def test_one_sample_wav_is_a_clear_audio_error(tmp_path, portrait_path, capsys):
     err = capsys.readouterr().err
     assert "click.wav" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["click.wav"]
+
+
+def test_corrupt_wav_headers_are_audio_errors_at_once(tmp_path):
+    good = write_wav(tmp_path / "good.wav", 0.3 * np.sin(np.arange(3200) / 5.0)).read_bytes()
+    cases = {"format.wav": (good[:20] + b"\0" + good[21:], "format"),  # was an AttributeError
+             "rate.wav": (good[:27] + b"\x1a" + good[28:], "sample rate")}  # was seconds of resampling
+    for name, (data, problem) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        started = time.monotonic()
+        with pytest.raises(AudioError, match=problem):
+            load_audio(tmp_path / name)
+        assert time.monotonic() - started < 1
 
 
 # ------------------------------------------------------------------------------------- keyframes

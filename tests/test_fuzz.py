@@ -197,6 +197,7 @@ def test_fuzz_motion_json_files(scratch, data):
 @budget("motion_csv")
 @given(mutated(MOTION_CSV) | st.text(alphabet="time,jawOpenheadYaw0123456789.-e\n\r\"' nai", max_size=300).map(str.encode)
        | st.binary(max_size=300))
+@example(b"time,jawOpen\n0.0\x1c,0.1\n")  # found: a cell the number pattern took but float() refused
 def test_fuzz_motion_csv_files(scratch, data):
     _check_motion(bounded_memory(load_motion, data, _write(scratch, "motion.csv", data)))
 
@@ -215,6 +216,8 @@ def test_fuzz_image_files(scratch, data):
 @budget("audio")
 @given(mutated(_wav()) | st.binary(max_size=600))
 @example(_wav()[:45])
+@example(_wav()[:20] + b"\0" + _wav()[21:])  # found: a WAV naming no known format -> AttributeError
+@example(_wav()[:27] + b"\x1a" + _wav()[28:])  # found: a 436 MHz sample rate -> 4-10 s of resampling
 def test_fuzz_audio_files(scratch, data):
     audio = loads_or_refuses(lambda p: load_audio(p, max_seconds=5.0), _write(scratch, "speech.bin", data))
     if audio is not None:

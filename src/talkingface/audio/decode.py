@@ -94,6 +94,7 @@ def load_audio(path: str | os.PathLike[str], *, max_seconds: float = 600.0) -> A
         stream = container.streams.audio[0]
         if stream.codec_context is None:  # e.g. a WAV header naming no known format
             raise AudioError(path, "has an audio stream in a format that cannot be decoded")
+        _check_stream_format(path, stream)
         known = _container_duration(container, stream)
         if known is not None and known > max_seconds + 0.5:
             raise _too_long(path, known, max_seconds)
@@ -146,6 +147,20 @@ def _reason(exc: BaseException) -> str:
     """Short description of a PyAV error, without the repeated file name."""
     text = getattr(exc, "strerror", None) or str(exc)
     return str(text).strip() or type(exc).__name__
+
+
+_MAX_CHANNELS = 64
+
+
+def _check_stream_format(path: str, stream: av.AudioStream) -> None:
+    """Refuse a sample rate or channel count no real recording has (a corrupt header): resampling
+    from hundreds of MHz would take seconds for a few bytes of input."""
+    rate, channels = stream.codec_context.sample_rate or stream.rate or 0, stream.codec_context.channels or 1
+    if not _MIN_RATE <= rate <= _MAX_RATE:
+        raise AudioError(path, f"declares a sample rate of {rate} Hz; expected {_MIN_RATE} to {_MAX_RATE} Hz "
+                               "(corrupt header?)")
+    if channels > _MAX_CHANNELS:
+        raise AudioError(path, f"declares {channels} channels; at most {_MAX_CHANNELS} are accepted")
 
 
 def _container_duration(container: av.container.InputContainer,

@@ -324,8 +324,8 @@ def _table_cell(value: object, text: bool) -> float:
     return float(value)
 
 
-_DECIMAL = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d{1,4})?\s*")
-_WHOLE = re.compile(r"\s*[-+]?\d+\s*")
+_DECIMAL = re.compile(r"[ \t]*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d{1,4})?[ \t]*", re.ASCII)
+_WHOLE = re.compile(r"[ \t]*[-+]?\d+[ \t]*", re.ASCII)
 
 
 def _parse_number(text: str, integer: bool) -> object:
