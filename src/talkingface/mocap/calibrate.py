@@ -27,8 +27,11 @@ from pathlib import Path
 import numpy as np
 
 from talkingface.errors import InputFileError
+from talkingface.media.structured import Limits, parse_json, read_bounded
 from talkingface.motion.params import EXPRESSION_PARAMETERS, PARAMETER_INDEX, PARAMETERS
 
+CALIBRATION_LIMITS = Limits(max_bytes=1 << 20, max_depth=6)
+"""Bounds of a calibration table file (the packaged one is about 10 KiB)."""
 FORMAT = "talkingface.capture-calibration"
 VERSION = 1
 LEVELS = (0.2, 0.4, 0.6, 0.8, 1.0)  # coefficients rendered in each sweep
@@ -79,7 +82,8 @@ def load_calibration(path: str | os.PathLike[str] | None = None) -> Calibration:
     Raises InputFileError naming the file when it is missing, malformed or of another version."""
     if path is None:
         return _packaged()
-    return _parse(Path(path).read_bytes() if Path(path).is_file() else None, os.fspath(path))
+    return _parse(read_bounded(path, limits=CALIBRATION_LIMITS, kind="a calibration table")
+                  if Path(path).is_file() else None, os.fspath(path))
 
 
 @lru_cache(maxsize=1)
@@ -93,7 +97,7 @@ def _parse(data: bytes | None, where: str) -> Calibration:
     if data is None:
         raise InputFileError(where, "capture calibration table not found (run python -m talkingface.mocap.calibrate)")
     try:
-        document = json.loads(data)
+        document = parse_json(data, source=where, limits=CALIBRATION_LIMITS)
         if document.get("format") != FORMAT or document.get("version") != VERSION:
             raise ValueError(f"not a {FORMAT} version {VERSION} table")
         body = json.dumps({"curves": document["curves"], "pose_gain": document["pose_gain"]}, sort_keys=True)
