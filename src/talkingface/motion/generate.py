@@ -11,6 +11,7 @@ from talkingface.errors import OptionError
 from talkingface.motion import lips, performance
 from talkingface.motion.controls import Controls, apply_controls, gaze_offsets
 from talkingface.motion.drive import Override
+from talkingface.motion.model import load_model, model_inputs
 from talkingface.motion.params import PARAMETER_INDEX, Motion
 
 
@@ -26,8 +27,11 @@ class MotionOptions:
     head_motion: float = 1.0
     blink_rate: float = 17.0
     controls: Controls = field(default_factory=Controls)
+    lips: str = "learned"
 
     def __post_init__(self) -> None:
+        if self.lips not in LIP_METHODS:
+            raise OptionError("lips", self.lips, f"must be one of {LIP_METHODS}")
         if not 1.0 <= self.fps <= 120.0:
             raise OptionError("fps", self.fps, "must be between 1 and 120")
         if not 0.0 <= self.articulation <= 2.0:
@@ -38,6 +42,9 @@ class MotionOptions:
             raise OptionError("blink_rate", self.blink_rate, "must be between 0 and 60 per minute")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise OptionError("seed", self.seed, "must be a non-negative integer")
+
+
+LIP_METHODS = ("learned", "rules")
 
 
 def frame_count(duration_s: float, fps: float) -> int:
@@ -56,7 +63,10 @@ def generate_motion(track, options: MotionOptions = MotionOptions(), *, override
     times = np.arange(frames, dtype=np.float32) / fps
     motion = Motion.neutral(frames, fps)
     activity = _at_times(track.speech_activity, track.feature_rate, times)
-    _add_lips(motion.values, track, times, activity, options.articulation, fps)
+    if options.lips == "learned" and track.acoustic is not None:
+        _add_learned_lips(motion.values, track, times, options.articulation)
+    else:
+        _add_lips(motion.values, track, times, options.articulation)
     rng = np.random.default_rng(options.seed)
     emphasis = performance.speech_emphasis(track.loudness_db, track.pitch_hz, track.speech_activity,
                                            track.feature_rate, times)
@@ -89,10 +99,10 @@ def _at_times(curve: np.ndarray, rate: float, times: np.ndarray) -> np.ndarray:
     return np.interp(times, np.arange(len(curve)) / rate, curve).astype(np.float32)
 
 
-def _add_lips(values: np.ndarray, track, times: np.ndarray, activity: np.ndarray,
-              articulation: float, fps: float) -> None:
-    """Write the lip and jaw curves into values (T, P) in place."""
-    columns = lips.lip_columns()
+def rule_lips(track, times: np.ndarray) -> np.ndarray:
+    """The rule-based lip and jaw curves (T, len(lips.LIP_PARAMETERS)) at times (T,) s: visemes with
+    coarticulation, scaled by loudness; the voiced loudness drives the jaw where there are no phones;
+    the jaw settles within about 0.1 s once speech stops."""
     curves = lips.coarticulate(track.visemes, times)
     jaw = lips.LIP_PARAMETERS.index("jawOpen")
     curves[:, jaw] = lips.coarticulate(track.visemes, times, rate_scale=lips.JAW_RATE_SCALE)[:, jaw]
@@ -103,11 +113,32 @@ def _add_lips(values: np.ndarray, track, times: np.ndarray, activity: np.ndarray
     acoustic = _at_times(lips.acoustic_jaw(track.loudness_db, track.voicing, track.speech_activity),
                          track.feature_rate, times)
     curves[:, jaw] = covered * curves[:, jaw] + (1 - covered) * acoustic
-    # the jaw settles within about 0.1 s once speech stops (the slow jaw blend would linger)
-    speaking = np.clip(1.5 * gaussian_filter1d(activity, sigma=0.05 * fps), 0, 1)
-    curves[:, jaw] *= speaking
-    curves = gaussian_filter1d(curves, sigma=0.5, axis=0)  # no frame-to-frame popping
-    values[:, columns] = np.clip(curves * articulation, 0.0, 1.0)
+    activity = _at_times(track.speech_activity, track.feature_rate, times)
+    rate = 1.0 / float(np.median(np.diff(times))) if len(times) > 1 else 25.0
+    curves[:, jaw] *= np.clip(1.5 * gaussian_filter1d(activity, sigma=0.05 * rate), 0, 1)
+    return gaussian_filter1d(curves, sigma=0.5 * rate / 25.0, axis=0)  # no frame-to-frame popping
+
+
+def _add_lips(values: np.ndarray, track, times: np.ndarray, articulation: float) -> None:
+    """Write the rule-based lip and jaw curves into values (T, P) in place."""
+    values[:, lips.lip_columns()] = np.clip(rule_lips(track, times) * articulation, 0.0, 1.0)
+
+
+def _add_learned_lips(values: np.ndarray, track, times: np.ndarray, articulation: float) -> None:
+    """Write the learned lip curves into values (T, P) in place: the phonetic model (the rule curves
+    from the words, corrected by what real speakers do with that sound) where phones are known, the
+    acoustic model elsewhere, cross-faded."""
+    at = np.clip((times * track.feature_rate).astype(int), 0, track.n_frames - 1)
+    acoustic = load_model("lips_acoustic")
+    curves = acoustic.predict(model_inputs(acoustic.spec, track.acoustic), at)
+    if track.phones:
+        phonetic = load_model("lips_phonetic")
+        grid = (np.arange(track.n_frames) + 0.5) / track.feature_rate
+        inputs = model_inputs(phonetic.spec, track.acoustic, rule_lips(track, grid))
+        covered = _phone_coverage(track.phones, times)[:, None]
+        curves = covered * phonetic.predict(inputs, at) + (1 - covered) * curves
+    curves = gaussian_filter1d(curves, sigma=0.5, axis=0)
+    values[:, [PARAMETER_INDEX[name] for name in acoustic.spec.outputs]] = np.clip(curves * articulation, 0.0, 1.0)
 
 
 def _phone_coverage(phones, times: np.ndarray) -> np.ndarray:

@@ -2,7 +2,8 @@
 run with numpy (a 512 x 512 video needs it 25 times a second; it costs about 0.1 ms a call).
 
 Inputs per 10 ms frame: the engine's log-mel bands (``audio.acoustic``) and, for the phonetic model,
-a one-hot phone from forced alignment (``train.dataset.PHONES``). A window of ``past`` frames before
+the rule-based lip curves of the recognised or given words (visemes with coarticulation,
+``motion.generate.rule_lips``): the model learns from real speakers how to correct them. A window of ``past`` frames before
 and ``future`` frames after the predicted one (every ``stride``-th frame) is standardised, flattened
 and mapped through tanh layers to the lip parameters; the outputs are de-standardised and scaled
 around their mean by per-output gains that give the real speakers' spread (a regression alone
@@ -18,6 +19,7 @@ import hashlib
 import io
 import json
 import os
+import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -25,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from talkingface.audio.acoustic import MEL, MelNormaliser
 from talkingface.errors import InputFileError
 
 FORMAT = "talkingface.motion-model"
@@ -36,12 +39,12 @@ MODELS_PACKAGE = "talkingface.motion.models"
 class ModelSpec:
     """What a model looks at and predicts.
 
-    mel: log-mel bands used (the first `mel` of audio.acoustic's); phones: size of the one-hot phone
-    input (0: acoustic only); past / future: context in feature frames (10 ms) before and after the
+    mel: log-mel bands used (the first `mel` of audio.acoustic's); rules: how many rule-based lip
+    curves (motion.generate.rule_lips, from the words) come as inputs too (0: acoustic only); past / future: context in feature frames (10 ms) before and after the
     predicted frame; stride: every stride-th frame of that window is used; outputs: parameter names."""
 
     mel: int
-    phones: int
+    rules: int
     past: int
     future: int
     stride: int
@@ -50,7 +53,7 @@ class ModelSpec:
     @property
     def inputs(self) -> int:
         """Input values per frame."""
-        return self.mel + self.phones
+        return self.mel + self.rules
 
     @property
     def offsets(self) -> np.ndarray:
@@ -60,6 +63,19 @@ class ModelSpec:
     @property
     def lookahead_s(self) -> float:
         return self.future / 100.0
+
+
+def model_inputs(spec: ModelSpec, features: np.ndarray, rules: np.ndarray | None = None,
+                 mel: np.ndarray | None = None) -> np.ndarray:
+    """Inputs (T, spec.inputs) for acoustic features (T, F) of audio.acoustic: its log-mel bands (or
+    `mel` (T, bands) instead) through the causal MelNormaliser, then, for a phonetic model, the rule
+    lip curves (T, spec.rules) on the same grid (zeros when not given)."""
+    bands = features[:, MEL] if mel is None else mel
+    parts = [MelNormaliser().step(bands)[:, :spec.mel].astype(np.float32)]
+    if spec.rules:
+        parts.append(np.zeros((len(bands), spec.rules), np.float32) if rules is None
+                     else np.asarray(rules, np.float32)[:, :spec.rules])
+    return np.concatenate(parts, axis=1)
 
 
 @dataclass(frozen=True)
@@ -116,7 +132,7 @@ class MotionModel:
 
 
 def _spec_dict(spec: ModelSpec) -> dict:
-    return {"mel": spec.mel, "phones": spec.phones, "past": spec.past, "future": spec.future,
+    return {"mel": spec.mel, "rules": spec.rules, "past": spec.past, "future": spec.future,
             "stride": spec.stride, "outputs": list(spec.outputs)}
 
 
@@ -141,14 +157,14 @@ def model_from_bytes(data: bytes, where: str) -> MotionModel:
         if _checksum(header, files) != digest:
             raise ValueError("its checksum does not match its content (damaged or edited)")
         raw = meta["spec"]
-        spec = ModelSpec(mel=int(raw["mel"]), phones=int(raw["phones"]), past=int(raw["past"]),
+        spec = ModelSpec(mel=int(raw["mel"]), rules=int(raw["rules"]), past=int(raw["past"]),
                          future=int(raw["future"]), stride=int(raw["stride"]), outputs=tuple(raw["outputs"]))
         count = sum(1 for name in files if name.startswith("w"))
         layers = tuple((files[f"w{k}"], files[f"b{k}"]) for k in range(count))
         model = MotionModel(spec, files["input_mean"], files["input_std"], layers, files["output_mean"],
                             files["output_std"], files["gain"])
         _check_shapes(model)
-    except (ValueError, KeyError, TypeError, OSError, EOFError) as error:
+    except (ValueError, KeyError, TypeError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise InputFileError(where, f"is not a valid motion model ({error})") from error
     return model
 

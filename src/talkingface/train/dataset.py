@@ -14,20 +14,29 @@ import csv
 import hashlib
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from talkingface.audio.acoustic import clip_features
 from talkingface.audio.features import FEATURE_RATE
-from talkingface.audio.phones import SIL
-from talkingface.audio.visemes import PHONE_TO_VISEME
+from talkingface.audio.features import speech_activity
+from talkingface.audio.phones import PHONE_SET, TimedPhone, phone_indices
+from talkingface.audio.track import AudioTrack
+from talkingface.audio.visemes import phones_to_visemes
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mpg", ".avi", ".mkv", ".webm")
-PHONES = (SIL,) + tuple(sorted(set(PHONE_TO_VISEME) - {SIL} | {"HH"}))
-"""Phone inventory of the phonetic features: SIL, then the ARPAbet phones (index = column)."""
-PHONE_INDEX = {phone: i for i, phone in enumerate(PHONES)}
 CACHE_VERSION = 1
+HELD_OUT = ("congressman_844", "man_suit_vfr", "older_man_224", "woman_turned_224", "andrew_clip_1",
+            "andrew_clip_2", "reagan_clip1", "KristiNoem", "deep_avsr__00001", "deep_avsr__00019",
+            "RD_Radio34", "LatentSync__demo3", "noisy_restaurant")
+"""Dev-data clips (by name part) whose speakers the shipped models never train on: the evaluation set
+of benchmarks/lipsync.py (speaker-disjoint from the training clips)."""
+
+
+def is_held_out(name: str) -> bool:
+    return any(part in name for part in HELD_OUT)
 
 
 @dataclass(frozen=True)
@@ -44,7 +53,7 @@ class Clip:
     """One clip on the 100 frames/s feature grid (frame i at (i + 0.5) / 100 s).
 
     features: (T, F) float32 acoustic features (audio.acoustic.FEATURE_NAMES); phones: (T,) int16
-    index into PHONES, -1 where recognition gave nothing; motion: (T, P) float32 captured parameters;
+    index into audio.phones.PHONE_SET, -1 where recognition gave nothing; motion: (T, P) float32 captured parameters;
     valid: (T,) bool, the face was seen; name, speaker."""
 
     name: str
@@ -53,6 +62,44 @@ class Clip:
     phones: np.ndarray
     motion: np.ndarray
     valid: np.ndarray
+
+    @cached_property
+    def track(self) -> AudioTrack:
+        """The clip's audio as an AudioTrack (features and phones on the 100 Hz grid)."""
+        frames = len(self.features)
+        loudness = self.features[:, 0].astype(np.float32)
+        phones, start = [], 0
+        for end in np.flatnonzero(np.diff(self.phones)).tolist() + [frames - 1]:
+            if self.phones[start] >= 0:
+                phones.append(TimedPhone(PHONE_SET[self.phones[start]], start / FEATURE_RATE, (end + 1) / FEATURE_RATE))
+            start = end + 1
+        voicing = (self.features[:, 1] > 0.5).astype(np.float32)
+        return AudioTrack(frames / FEATURE_RATE, FEATURE_RATE, loudness, voicing, voicing * 150.0,
+                          speech_activity(loudness), (), tuple(phones), phones_to_visemes(phones), "recognized",
+                          self.features)
+
+    @cached_property
+    def rule_curves(self) -> np.ndarray:
+        """(T, len(motion.lips.LIP_PARAMETERS)) rule-based lips from the recognised phones, 100 Hz."""
+        from talkingface.motion.generate import rule_lips
+
+        return rule_lips(self.track, (np.arange(len(self.features)) + 0.5) / FEATURE_RATE).astype(np.float32)
+
+
+def speaker_split(clips: list[Clip], share: float = 0.15, seed: int = 0) -> tuple[list[Clip], list[Clip]]:
+    """(train, validation): whole speakers drawn at random into validation until it holds about `share`
+    of the frames, so validation measures other speakers, as the benchmark does."""
+    frames: dict[str, int] = {}
+    for clip in clips:
+        frames[clip.speaker] = frames.get(clip.speaker, 0) + len(clip.features)
+    total, held, chosen = sum(frames.values()), 0, set()
+    for speaker in np.random.default_rng(seed).permutation(sorted(frames)):
+        if held + frames[speaker] <= share * total * 1.3:
+            chosen.add(speaker)
+            held += frames[speaker]
+        if held >= share * total:
+            break
+    return [c for c in clips if c.speaker not in chosen], [c for c in clips if c.speaker in chosen]
 
 
 def find_clips(folders: list[Path]) -> list[ClipSource]:
@@ -74,15 +121,6 @@ def _manifest_speakers(path: Path) -> dict[str, str]:
         return {row["file"]: row.get("speaker_guess") or row["file"] for row in csv.DictReader(handle, delimiter="\t")}
 
 
-def phone_track(phones, frames: int) -> np.ndarray:
-    """Timed phones -> (frames,) int16 phone index per 10 ms frame (-1 where there is none)."""
-    track = np.full(frames, -1, np.int16)
-    for phone in phones:
-        start, end = int(round(phone.start_s * FEATURE_RATE)), int(round(phone.end_s * FEATURE_RATE))
-        track[max(start, 0):min(end, frames)] = PHONE_INDEX.get(phone.phone, PHONE_INDEX[SIL])
-    return track
-
-
 def prepare_clip(source: ClipSource, cache: Path | None = None) -> Clip:
     """Capture, features and phones of one clip (read from / written to the cache folder if given)."""
     from talkingface.audio import analyse_audio, load_audio
@@ -97,7 +135,7 @@ def prepare_clip(source: ClipSource, cache: Path | None = None) -> Clip:
     sound = load_audio(source.audio)
     features = clip_features(sound.samples).astype(np.float32)
     frames = len(features)
-    phones = phone_track(analyse_audio(sound).phones, frames)
+    phones = phone_indices(analyse_audio(sound).phones, frames)
     captured = capture_video(source.video)
     times = (np.arange(frames) + 0.5) / FEATURE_RATE
     grid = captured.start_s + np.arange(captured.motion.frames) / captured.motion.fps

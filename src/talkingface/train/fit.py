@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from talkingface.audio.acoustic import MEL, MelNormaliser
-from talkingface.motion.model import ModelSpec, MotionModel
+from talkingface.audio.acoustic import MEL
+from talkingface.motion.model import ModelSpec, MotionModel, model_inputs
 from talkingface.motion.params import PARAMETER_INDEX
-from talkingface.train.dataset import PHONES, Clip
+from talkingface.train.dataset import Clip
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class TrainOptions:
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
     input_dropout: float = 0.1
-    phone_dropout: float = 0.3
+    phone_dropout: float = 0.1
     noise_probability: float = 0.5
     frame_step: int = 2
     seed: int = 0
@@ -55,16 +55,8 @@ def symmetric_targets(motion: np.ndarray, outputs: tuple[str, ...]) -> np.ndarra
 
 
 def clip_inputs(clip: Clip, spec: ModelSpec, mel: np.ndarray | None = None) -> np.ndarray:
-    """(T, spec.inputs) model inputs of a clip: normalised log-mel bands (audio.acoustic.MelNormaliser;
-    of `mel` (T, bands) when given, e.g. augmented), then one-hot phones (zeros where none)."""
-    bands = clip.features[:, MEL] if mel is None else mel
-    parts = [MelNormaliser().step(bands)[:, :spec.mel].astype(np.float32)]
-    if spec.phones:
-        one_hot = np.zeros((len(clip.phones), spec.phones), np.float32)
-        known = clip.phones >= 0
-        one_hot[np.flatnonzero(known), clip.phones[known]] = 1.0
-        parts.append(one_hot)
-    return np.concatenate(parts, axis=1).astype(np.float32)
+    """(T, spec.inputs) model inputs of a clip (of its log-mel bands `mel` (T, bands) when given)."""
+    return model_inputs(spec, clip.features, clip.rule_curves if spec.rules else None, mel)
 
 
 # ------------------------------------------------------------------------------------ augmentation
@@ -75,7 +67,7 @@ _NOISE_SLOPES_DB = (0.0, -3.0, -6.0)  # white, pink, brown: dB per octave over t
 def augmented_inputs(clip: Clip, spec: ModelSpec, rng: np.random.Generator, options: TrainOptions,
                      segment: int = 300) -> np.ndarray:
     """Model inputs (T, spec.inputs) of a randomly changed copy of a clip, per stretch of `segment`
-    frames: gain, additive noise (as power in each mel band, before the normaliser), blanked phones."""
+    frames: gain, additive noise (as power in each mel band, before the normaliser), blanked rule curves."""
     mel = clip.features[:, MEL].astype(np.float64).copy()
     octave = np.log2(np.linspace(1.0, 2 ** 6.9, mel.shape[1]))  # about the mel bands' octaves from 60 Hz
     speech_level = float(np.percentile(mel, 90)) if len(mel) else 0.0
@@ -89,7 +81,7 @@ def augmented_inputs(clip: Clip, spec: ModelSpec, rng: np.random.Generator, opti
             mel[part] = 10.0 * np.log10(10 ** (mel[part] / 10.0) + 10 ** (noise / 10.0))
         blank[part] = rng.random() < options.phone_dropout
     inputs = clip_inputs(clip, spec, mel)
-    if spec.phones:
+    if spec.rules:
         inputs[blank, spec.mel:] = 0.0
     return inputs
 
@@ -239,6 +231,50 @@ def amplitude_gains(predicted: np.ndarray, target: np.ndarray) -> tuple[np.ndarr
     return gain, correlation
 
 
-def phone_count() -> int:
-    """Size of the one-hot phone input."""
-    return len(PHONES)
+def train_linear(spec: ModelSpec, train: list[Clip], validation: list[Clip], options: TrainOptions = TrainOptions(),
+                 *, ridge: float = 3000.0, copies: int = 2, log=None) -> tuple[MotionModel, TrainReport]:
+    """A linear model (ridge regression in closed form) over the same windows, on the clean clips plus
+    `copies` augmented copies of each; gains from the validation clips as for the network."""
+    say = log or (lambda _: None)
+    rng = np.random.default_rng(options.seed)
+    identity = MotionModel(spec, np.zeros(spec.inputs, np.float32), np.ones(spec.inputs, np.float32),
+                           ((np.zeros((len(spec.offsets) * spec.inputs, len(spec.outputs)), np.float32),
+                             np.zeros(len(spec.outputs), np.float32)),),
+                           np.zeros(len(spec.outputs), np.float32), np.ones(len(spec.outputs), np.float32),
+                           np.ones(len(spec.outputs), np.float32))
+    width = len(spec.offsets) * spec.inputs
+    gram, cross = np.zeros((width + 1, width + 1)), np.zeros((width + 1, len(spec.outputs)))
+    targets = []
+    for clip in train:
+        y = symmetric_targets(clip.motion, spec.outputs)
+        frames = np.flatnonzero(clip.valid)[::options.frame_step]
+        targets.append(y[frames])
+        for copy in range(copies + 1):
+            inputs = clip_inputs(clip, spec) if copy == 0 else augmented_inputs(clip, spec, rng, options)
+            x = np.concatenate([identity.windows(inputs, frames), np.ones((len(frames), 1), np.float32)], axis=1)
+            gram += x.T.astype(np.float64) @ x
+            cross += x.T.astype(np.float64) @ y[frames]
+    say(f"linear model: {width} inputs, {len(np.concatenate(targets))} frames x {copies + 1} copies")
+    y_all = np.concatenate(targets)
+    y_mean, y_std = y_all.mean(axis=0), y_all.std(axis=0) + 1e-3
+    penalty = ridge * np.eye(width + 1)
+    penalty[-1, -1] = 0.0
+    with threadpool_limits(2):
+        solution = np.linalg.solve(gram + penalty, cross)
+    weight = (solution[:-1] / y_std).astype(np.float32)
+    bias = ((solution[-1] - y_mean) / y_std).astype(np.float32)
+    model = MotionModel(spec, identity.input_mean, identity.input_std, ((weight, bias),),
+                        y_mean.astype(np.float32), y_std.astype(np.float32), np.ones(len(spec.outputs), np.float32))
+    predicted, actual = [], []
+    for clip in validation:
+        frames = np.flatnonzero(clip.valid)[::options.frame_step]
+        predicted.append(model.forward(model.windows(clip_inputs(clip, spec), frames)))
+        actual.append((symmetric_targets(clip.motion, spec.outputs)[frames] - y_mean) / y_std)
+    predicted_all = np.concatenate(predicted) if predicted else np.zeros((0, len(spec.outputs)))
+    actual_all = np.concatenate(actual) if actual else np.zeros((0, len(spec.outputs)))
+    gain, correlation = amplitude_gains(predicted_all, actual_all)
+    loss = float(np.mean((predicted_all - actual_all) ** 2)) if len(actual_all) else 0.0
+    report = TrainReport(1, loss, dict(zip(spec.outputs, correlation.round(3).tolist())),
+                         dict(zip(spec.outputs, gain.round(3).tolist())))
+    return MotionModel(spec, model.input_mean, model.input_std, model.layers, model.output_mean,
+                       model.output_std, gain.astype(np.float32)), report
