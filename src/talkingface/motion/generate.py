@@ -113,10 +113,16 @@ def rule_lips(track, times: np.ndarray) -> np.ndarray:
     acoustic = _at_times(lips.acoustic_jaw(track.loudness_db, track.voicing, track.speech_activity),
                          track.feature_rate, times)
     curves[:, jaw] = covered * curves[:, jaw] + (1 - covered) * acoustic
+    curves[:, jaw] *= _speaking(track, times)
+    rate = 1.0 / float(np.median(np.diff(times))) if len(times) > 1 else 25.0
+    return gaussian_filter1d(curves, sigma=0.5 * rate / 25.0, axis=0)  # no frame-to-frame popping
+
+
+def _speaking(track, times: np.ndarray) -> np.ndarray:
+    """(T,) 1 in speech, 0 in silence: the lips settle within about 0.1 s once speech stops."""
     activity = _at_times(track.speech_activity, track.feature_rate, times)
     rate = 1.0 / float(np.median(np.diff(times))) if len(times) > 1 else 25.0
-    curves[:, jaw] *= np.clip(1.5 * gaussian_filter1d(activity, sigma=0.05 * rate), 0, 1)
-    return gaussian_filter1d(curves, sigma=0.5 * rate / 25.0, axis=0)  # no frame-to-frame popping
+    return np.clip(1.5 * gaussian_filter1d(activity, sigma=0.05 * rate), 0, 1)
 
 
 def _add_lips(values: np.ndarray, track, times: np.ndarray, articulation: float) -> None:
@@ -137,7 +143,7 @@ def _add_learned_lips(values: np.ndarray, track, times: np.ndarray, articulation
         inputs = model_inputs(phonetic.spec, track.acoustic, rule_lips(track, grid))
         covered = _phone_coverage(track.phones, times)[:, None]
         curves = covered * phonetic.predict(inputs, at) + (1 - covered) * curves
-    curves = gaussian_filter1d(curves, sigma=0.5, axis=0)
+    curves = gaussian_filter1d(curves * _speaking(track, times)[:, None], sigma=0.5, axis=0)
     values[:, [PARAMETER_INDEX[name] for name in acoustic.spec.outputs]] = np.clip(curves * articulation, 0.0, 1.0)
 
 
