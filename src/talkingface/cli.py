@@ -4,6 +4,7 @@
     talkingface motion AUDIO -o motion.json|.csv     speech -> motion timeline (ARKit names)
     talkingface eval VIDEO ...                       measure lip-sync, identity, liveliness
     talkingface serve [--port 8000]                  web page, REST jobs, live WebSocket (127.0.0.1)
+    talkingface batch JOBS.csv|.jsonl -o OUTDIR      many renders on Ray (local or a cluster)
 """
 
 from __future__ import annotations
@@ -72,6 +73,19 @@ def _add_motion_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-audio-seconds", type=float, default=600.0, help="longest accepted audio")
 
 
+def add_render_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of one render (all but the inputs, output and --quiet); `talkingface batch` reads
+    its manifest columns through these same definitions."""
+    parser.add_argument("--size", type=int, default=512, help="side of the square head crop, px (default 512)")
+    parser.add_argument("--full-frame", action="store_true",
+                        help="keep the whole portrait at its own resolution instead of the head crop")
+    parser.add_argument("--work-size", type=int, default=640,
+                        help="with --full-frame: px at which the head region is re-rendered before it is "
+                             "pasted back (larger: sharper, slower; default 640)")
+    parser.add_argument("--motion", help="render this motion timeline (.json/.csv) instead of generating one")
+    _add_motion_arguments(parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="talkingface", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -80,26 +94,21 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("portrait", help="portrait image (jpg, png, webp, ...)")
     render.add_argument("audio", help="speech: any audio FFmpeg reads, or a video's audio track")
     render.add_argument("-o", "--output", required=True, help="output .mp4 path")
-    render.add_argument("--size", type=int, default=512, help="side of the square head crop, px (default 512)")
-    render.add_argument("--full-frame", action="store_true",
-                        help="keep the whole portrait at its own resolution instead of the head crop")
-    render.add_argument("--work-size", type=int, default=640,
-                        help="with --full-frame: px at which the head region is re-rendered before it is "
-                             "pasted back (larger: sharper, slower; default 640)")
-    render.add_argument("--motion", help="render this motion timeline (.json/.csv) instead of generating one")
     render.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    _add_motion_arguments(render)
+    add_render_arguments(render)
     render.set_defaults(run=_render)
     motion = commands.add_parser("motion", help="speech -> motion timeline file (no portrait needed)")
     motion.add_argument("audio", help="speech: any audio FFmpeg reads")
     motion.add_argument("-o", "--output", required=True, help="output .json or .csv")
     _add_motion_arguments(motion)
     motion.set_defaults(run=_motion)
+    from talkingface.batch.cli import add_batch_command
     from talkingface.evaluate.cli import add_eval_command
     from talkingface.server.cli import add_serve_command
 
     add_eval_command(commands)
     add_serve_command(commands)
+    add_batch_command(commands)
     return parser
 
 
@@ -116,12 +125,16 @@ def _options(args: argparse.Namespace, **extra):
                           max_audio_s=args.max_audio_seconds, **extra)
 
 
+def render_options(args: argparse.Namespace):
+    """AnimateOptions of the arguments added by add_render_arguments (reads --transcript/--keyframes files)."""
+    return _options(args, size=args.size, framing="full" if args.full_frame else "crop", work_size=args.work_size)
+
+
 def _render(args: argparse.Namespace) -> int:
     from talkingface.motion.io import load_motion
     from talkingface.pipeline import animate
 
-    options = _options(args, size=args.size, framing="full" if args.full_frame else "crop",
-                       work_size=args.work_size)
+    options = render_options(args)
     given = load_motion(args.motion) if args.motion else None
     bars: list = []
 

@@ -1,0 +1,59 @@
+"""What runs inside a Ray worker: thread pinning, preparing shared inputs, running one job.
+
+Plain functions (the runner wraps them with ``ray.remote``), so they run and test without Ray.
+Input errors (TalkingFaceError) come back as a failed JobOutcome, never retried; anything else is
+raised, and Ray retries it like a crashed worker.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from talkingface.batch.kinds import KINDS
+from talkingface.batch.manifest import JobSpec
+from talkingface.batch.report import JobOutcome
+from talkingface.errors import TalkingFaceError
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                    "NUMBA_NUM_THREADS")
+
+
+def thread_environment(threads: int) -> dict[str, str]:
+    """Environment of a worker process limited to ``threads`` threads (set before numpy/numba load)."""
+    return {**{name: str(threads) for name in THREAD_VARIABLES}, "NUMBA_THREADING_LAYER": "workqueue"}
+
+
+def pin_threads(threads: int) -> None:
+    """Limit OpenCV's and numba's thread pools in this process to ``threads``."""
+    import cv2
+    import numba
+
+    cv2.setNumThreads(threads)
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+
+
+def prepare_shared(kind: str, path: Path, request: Any, threads: int) -> tuple[str | None, Any]:
+    """(None, the prepared object) or (the error naming the file, None), e.g. an analysed portrait."""
+    pin_threads(threads)
+    try:
+        return None, KINDS[kind].prepare(path, request)
+    except TalkingFaceError as error:
+        return str(error), None
+
+
+def run_job(job: JobSpec, outdir: Path, shared_error: str | None, shared: Any, threads: int) -> JobOutcome:
+    """Run one job into ``outdir / job.output`` (written atomically by the kind's writer)."""
+    pin_threads(threads)
+    start = time.perf_counter()
+    output = outdir / job.output
+    outcome = {"row": job.row, "kind": job.kind, "output": str(output)}
+    if shared_error is not None:
+        return JobOutcome(**outcome, status="failed", error=shared_error)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        details = KINDS[job.kind].run(job.request, job.inputs, shared, output)
+    except TalkingFaceError as error:
+        return JobOutcome(**outcome, status="failed", seconds=time.perf_counter() - start, error=str(error))
+    return JobOutcome(**outcome, status="ok", seconds=time.perf_counter() - start, details=details)
