@@ -153,6 +153,33 @@ def _settled_before_running(job: JobSpec, outdir: Path) -> JobOutcome | None:
     return None
 
 
+def connect_ray(address: str | None, *, num_cpus: int | None = None) -> tuple[Any, bool]:
+    """(ray, whether this call connected): joins ``address`` ("auto", "HOST:PORT"), or starts a local
+    runtime of ``num_cpus`` CPUs when it is None; keeps a connection this process already has.
+
+    Quiet (errors only, workers' output not relayed), no usage statistics sent, and the process's
+    own SIGTERM handler kept (ray.init would replace it with an immediate exit).
+    """
+    ray = import_ray()
+    if ray.is_initialized():
+        return ray, False
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never phone home
+    settings = {"logging_level": logging.ERROR, "log_to_driver": False}
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        if address is None:
+            ray.init(num_cpus=num_cpus, include_dashboard=False, **settings)
+        else:
+            ray.init(address=address, **settings)
+    except (ConnectionError, ValueError, RuntimeError) as error:
+        raise TalkingFaceError(f"cannot start or join Ray at {address or 'a local runtime'}: {error}") from error
+    finally:
+        if main and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    return ray, True
+
+
 @contextmanager
 def ray_runtime(options: BatchOptions) -> Iterator[tuple[Any, int, int]]:
     """Connect to Ray -> (ray module, jobs at once, threads per job).
@@ -166,18 +193,7 @@ def ray_runtime(options: BatchOptions) -> Iterator[tuple[Any, int, int]]:
     local = options.ray_address is None and not ray.is_initialized()
     workers = options.workers or (cores if local else None)
     threads = options.threads or (max(1, cores // workers) if local else 1)
-    started = False
-    if not ray.is_initialized():
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never phone home
-        settings = {"logging_level": logging.ERROR, "log_to_driver": False, "configure_logging": True}
-        if local:
-            ray.init(num_cpus=workers * threads, include_dashboard=False, **settings)
-        else:
-            try:
-                ray.init(address=options.ray_address, **settings)
-            except (ConnectionError, ValueError, RuntimeError) as error:
-                raise TalkingFaceError(f"cannot join the Ray cluster at {options.ray_address}: {error}") from error
-        started = True
+    ray, started = connect_ray(options.ray_address, num_cpus=workers * threads if local else None)
     if workers is None:
         workers = max(1, int(ray.cluster_resources().get("CPU", 1)) // threads)
     try:

@@ -57,3 +57,21 @@ def run_job(job: JobSpec, outdir: Path, shared_error: str | None, shared: Any, t
     except TalkingFaceError as error:
         return JobOutcome(**outcome, status="failed", seconds=time.perf_counter() - start, error=str(error))
     return JobOutcome(**outcome, status="ok", seconds=time.perf_counter() - start, details=details)
+
+
+def render_to_bytes(avatar: Any, audio: bytes, audio_name: str, options: Any, threads: int) -> tuple[bytes, float]:
+    """Render ``avatar`` speaking ``audio`` (the file's bytes) -> (MP4 bytes, duration in s).
+
+    For callers on other machines (the server): nothing but bytes crosses, so no shared file system
+    is needed. ``audio_name`` is only the file's name (errors name it).
+    """
+    import tempfile
+
+    from talkingface.pipeline import animate
+
+    pin_threads(threads)
+    with tempfile.TemporaryDirectory(prefix="talkingface-job-") as folder:
+        audio_path = Path(folder) / Path(audio_name).name
+        audio_path.write_bytes(audio)
+        result = animate(avatar, audio_path, Path(folder) / "video.mp4", options)
+        return result.output.read_bytes(), result.duration_s
