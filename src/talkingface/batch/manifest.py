@@ -238,10 +238,10 @@ def _job(path: Path, base: Path, row: int, line: int, values: dict[str, str]) ->
         raise ManifestError(path, f"{kind.name} jobs need a value here", row=row, line=line, column=missing[0])
     inputs = {column: _input_path(base, values[column]) for column in kind.inputs}
     output = _output_name(path, values.get(OUTPUT_COLUMN) or kind.default_output(inputs), row, line)
-    options = {c: v for c, v in values.items() if c in kind.option_columns()}
+    options = _flags_checked(path, kind, {c: v for c, v in values.items() if c in kind.option_columns()}, row, line)
     problem = None
     try:
-        request = kind.parse(_flags_checked(path, kind, options, row, line), base)
+        request = kind.parse(options, base)
     except RowValueError as error:
         raise ManifestError(path, error.problem, row=row, line=line, column=error.column) from error
     except OptionError as error:
