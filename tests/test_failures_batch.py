@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,14 @@ def test_batch_without_ray_names_the_extra(tmp_path, monkeypatch):
     with pytest.raises(RayMissingError, match=r"talkingface\[ray\]") as caught:
         import_ray()
     assert isinstance(caught.value, (TalkingFaceError, ImportError))
+
+
+def test_bad_or_unreachable_ray_address(tmp_path, portrait_path, speech_path, capsys):
+    path = write(tmp_path, "jobs.csv", f"portrait,audio\n{portrait_path},{speech_path}\n")
+    assert main(["batch", str(path), "-o", str(tmp_path / "a"), "--ray-address", "head-node"]) == 2
+    assert "ray_address" in capsys.readouterr().err and not (tmp_path / "a").exists()
+    start = time.monotonic()
+    assert main(["batch", str(path), "-o", str(tmp_path / "b"), "--ray-address", "127.0.0.1:1", "--quiet"]) == 2
+    assert "cannot reach the Ray cluster at 127.0.0.1:1" in capsys.readouterr().err
+    assert time.monotonic() - start < 30
+    assert '"interrupted"' in (tmp_path / "b" / "batch-report.jsonl").read_text()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -34,6 +35,7 @@ from talkingface.errors import OptionError, TalkingFaceError
 
 RAY_EXTRA = "pip install 'talkingface[ray]'"
 CANCEL_GRACE_S = 10.0  # a cancelled job gets this long to stop and delete its temporary file
+CONNECT_TIMEOUT_S = 5.0
 
 
 class RayMissingError(TalkingFaceError, ImportError):
@@ -64,8 +66,8 @@ class BatchOptions:
                 raise OptionError(name, value, f"must be a whole number from 1 to {high}")
         if isinstance(self.retries, bool) or not isinstance(self.retries, int) or not 0 <= self.retries <= 100:
             raise OptionError("retries", self.retries, "must be a whole number from 0 to 100")
-        if self.ray_address is not None and (not isinstance(self.ray_address, str) or not self.ray_address.strip()):
-            raise OptionError("ray_address", self.ray_address, 'must be "auto" or HOST:PORT')
+        if self.ray_address is not None:
+            split_address(self.ray_address)
 
 
 @dataclass(frozen=True)
@@ -120,12 +122,13 @@ def run_batch(jobs: Sequence[JobSpec], outdir: str | os.PathLike[str],
             if todo:
                 with ray_runtime(options) as (ray, slots, threads):
                     _Schedule(ray, todo, outdir, slots, threads, options.retries, outcomes, bar).run()
-        except BaseException:
+        except BaseException as error:
+            why = "interrupted" if isinstance(error, KeyboardInterrupt) else f"{type(error).__name__}: {error}"
             for job in jobs:
                 outcomes.setdefault(job.row, JobOutcome(row=job.row, kind=job.kind, status="interrupted",
                                                         output=str(outdir / job.output),
-                                                        error="the run was interrupted before this job "
-                                                              "finished; run the same command to resume"))
+                                                        error=f"the run stopped before this job finished ({why}); "
+                                                              "run the same command to resume"))
             raise
         finally:
             bar.close()
@@ -163,6 +166,8 @@ def connect_ray(address: str | None, *, num_cpus: int | None = None) -> tuple[An
     ray = import_ray()
     if ray.is_initialized():
         return ray, False
+    if address is not None and address != "auto":
+        _check_reachable(address)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never phone home
     settings = {"logging_level": logging.ERROR, "log_to_driver": False}
     main = threading.current_thread() is threading.main_thread()
@@ -173,11 +178,31 @@ def connect_ray(address: str | None, *, num_cpus: int | None = None) -> tuple[An
         else:
             ray.init(address=address, **settings)
     except (ConnectionError, ValueError, RuntimeError) as error:
-        raise TalkingFaceError(f"cannot start or join Ray at {address or 'a local runtime'}: {error}") from error
+        why = " ".join(str(e).strip().splitlines()[0] for e in (error, error.__cause__) if e is not None and str(e).strip())
+        raise TalkingFaceError(f"cannot start or join Ray at {address or 'a local runtime'}: {why}") from error
     finally:
         if main and previous is not None:
             signal.signal(signal.SIGTERM, previous)
     return ray, True
+
+
+def split_address(address: str) -> tuple[str, int] | None:
+    """"HOST:PORT" -> (host, port); "auto" -> None; OptionError for anything else."""
+    if address == "auto":
+        return None
+    host, _, port = address.rpartition(":") if isinstance(address, str) else ("", "", "")
+    if not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
+        raise OptionError("ray_address", address, 'must be "auto" or HOST:PORT (the port of `ray start --head`)')
+    return host.strip("[]"), int(port)
+
+
+def _check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Fail fast when nothing listens at HOST:PORT (ray.init would retry for minutes)."""
+    try:
+        socket.create_connection(split_address(address), timeout=timeout_s).close()
+    except OSError as error:
+        raise TalkingFaceError(f"cannot reach the Ray cluster at {address} ({error.strerror or error}); "
+                               "is `ray start --head` running there?") from error
 
 
 @contextmanager
@@ -315,10 +340,12 @@ def _grouped(jobs: Sequence[JobSpec]) -> list[JobSpec]:
 
 
 def _infrastructure_error(job: JobSpec, error: BaseException, retries: int) -> str:
-    cause = getattr(error, "cause", None)
-    what = f"{type(cause).__name__}: {cause}" if cause is not None else str(error).strip().splitlines()[0]
-    inputs = ", ".join(str(path) for path in job.inputs.values())
-    return f"{job.output}: failed after {retries + 1} attempt(s) on ({inputs}): {what}"
+    """What to report for a job Ray gave up on: its output and inputs, the attempts, what went wrong."""
+    cause = getattr(error, "cause", None) or error
+    lines = str(cause).strip().splitlines()
+    inputs = ", ".join(f"{column} {path}" for column, path in job.inputs.items())
+    return (f"{job.output} ({inputs}): gave up after {retries + 1} attempt(s): "
+            f"{type(cause).__name__}: {lines[0] if lines else 'no message'}")
 
 
 class _ProgressBar:
