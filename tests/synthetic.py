@@ -45,3 +45,28 @@ def write_wav(path: Path, samples: np.ndarray, rate: int = 16000) -> Path:
         handle.setframerate(rate)
         handle.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
     return path
+
+
+def write_rendered_video(path: Path, avatar, motion, *, size: int = 256, audio: np.ndarray | None = None,
+                         blank: slice | None = None) -> Path:
+    """Render motion (a talkingface Motion) of an avatar into an MP4 at path, with optional mono 16 kHz
+    audio; frames in the `blank` slice are replaced by a plain grey picture (no face)."""
+    from talkingface.media import VideoWriter
+    from talkingface.render.renderer import Renderer, RenderOptions
+
+    renderer = Renderer(avatar, RenderOptions(size=size))
+    grey = np.full((size, size, 3), 128, np.uint8)
+    hidden = range(motion.frames)[blank] if blank is not None else range(0)
+    with VideoWriter(path, fps=motion.fps, width=size, height=size, audio=audio, audio_rate=16000) as writer:
+        for index, frame in enumerate(renderer.frames(motion)):
+            writer.write(grey if index in hidden else frame)
+    return path
+
+
+def speech_like(seconds: float, rate: int = 16000, seed: int = 0) -> np.ndarray:
+    """Voiced, syllable-rate modulated noise+tone that the audio stage takes for speech, (N,) float32."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    envelope = np.clip(np.sin(2 * np.pi * 3.0 * t), 0, None) ** 0.5
+    voice = 0.5 * np.sin(2 * np.pi * 140 * t) + 0.25 * np.sin(2 * np.pi * 280 * t) + 0.1 * rng.standard_normal(t.size)
+    return (0.3 * envelope * voice).astype(np.float32)

@@ -85,6 +85,27 @@ def test_upload_render_and_play(page, portrait_path, speech_path, tmp_path):
     page.screenshot(path=str(tmp_path / "render.png"), full_page=True)
 
 
+def test_drive_with_a_video(page, avatar, tmp_path):
+    """No speech: the driving video's soundtrack is used and the video's length is kept."""
+    from talkingface.motion.params import PARAMETER_INDEX, PARAMETERS, Motion
+    from tests.synthetic import speech_like, write_rendered_video
+
+    values = np.zeros((30, len(PARAMETERS)), np.float32)
+    values[:, PARAMETER_INDEX["headYaw"]] = 8 * np.sin(np.arange(30) / 5.0)
+    video = write_rendered_video(tmp_path / "driver.mp4", avatar, Motion(25.0, values), size=160,
+                                 audio=speech_like(1.2))
+    page.click("#drive-panel summary")
+    page.set_input_files("#drive-file", str(video))
+    page.uncheck("#drive-regions input[value=lips]")
+    page.select_option("#size", "256")
+    page.uncheck("#phonetic")
+    page.click("#render")
+    page.wait_for_function("document.getElementById('job-status').textContent.startsWith('Done')", timeout=90_000)
+    page.wait_for_function("document.getElementById('result-video').readyState >= 2", timeout=20_000)
+    assert page.evaluate("document.getElementById('result-video').duration") == pytest.approx(1.2, abs=0.1)
+    page.screenshot(path=str(tmp_path / "drive.png"), full_page=True)
+
+
 def test_live_mode_with_fake_microphone_produces_frames(page, tmp_path):
     page.select_option("#size", "256")
     page.click("#live-start")

@@ -3,6 +3,8 @@
     import talkingface
     avatar = talkingface.prepare_avatar("portrait.jpg")          # analyse once
     result = talkingface.animate(avatar, "speech.wav", "out.mp4")  # animate many times
+    motion = talkingface.capture("talk.mp4")                       # a real performance -> Motion
+    talkingface.animate(avatar, None, "out.mp4", drive="talk.mp4")  # the portrait performs the video
 
 Names are imported on first use, so `import talkingface.media` does not load MediaPipe or pocketsphinx.
 """
@@ -22,6 +24,9 @@ _LAZY = {
     "AnimateOptions": "talkingface.pipeline",
     "AnimationResult": "talkingface.pipeline",
     "animate": "talkingface.pipeline",
+    "capture": "talkingface.pipeline",
+    "CaptureOptions": "talkingface.mocap",
+    "DriveOptions": "talkingface.motion.drive",
     "prepare_avatar": "talkingface.pipeline",
 }
 

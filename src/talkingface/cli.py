@@ -1,7 +1,9 @@
 """Command line. Adapts arguments to the Python API:
 
     talkingface render PORTRAIT AUDIO -o OUT.mp4     portrait + speech -> talking-head video
+    talkingface render PORTRAIT --drive VIDEO -o OUT.mp4   the portrait performs a video's motion
     talkingface motion AUDIO -o motion.json|.csv     speech -> motion timeline (ARKit names)
+    talkingface capture VIDEO -o motion.json|.csv    a talking video -> its motion timeline
     talkingface eval VIDEO ...                       measure lip-sync, identity, liveliness
     talkingface serve [--port 8000]                  web page, REST jobs, live WebSocket (127.0.0.1)
     talkingface batch JOBS.csv|.jsonl -o OUTDIR      many renders on Ray (local or a cluster)
@@ -33,6 +35,11 @@ def _transcript(value: str | None) -> str | None:
         except (OSError, UnicodeDecodeError) as error:
             raise TalkingFaceError(f"{value}: cannot read transcript: {error}") from error
     return value
+
+
+def _regions(text: str) -> tuple[str, ...]:
+    """'head,eyes' -> ('head', 'eyes') for --regions (names are checked by DriveOptions)."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def _pair(text: str) -> tuple[float, float]:
@@ -83,6 +90,15 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --full-frame: px at which the head region is re-rendered before it is "
                              "pasted back (larger: sharper, slower; default 640)")
     parser.add_argument("--motion", help="render this motion timeline (.json/.csv) instead of generating one")
+    parser.add_argument("--drive", metavar="VIDEO",
+                        help="a talking video whose captured motion the portrait performs")
+    parser.add_argument("--regions", type=_regions, default=None, metavar="LIST",
+                        help="with --drive: what comes from the video, any of head,expression,lips,eyes "
+                             "(default all); the rest follows the speech")
+    parser.add_argument("--drive-strength", type=float, default=1.0,
+                        help="with --drive: scale of the video's motion (default 1)")
+    parser.add_argument("--face", type=int, default=1,
+                        help="with --drive: which face of the video, 1 = the largest (default 1)")
     _add_motion_arguments(parser)
 
 
@@ -92,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     render = commands.add_parser("render", help="portrait + speech -> talking-head MP4")
     render.add_argument("portrait", help="portrait image (jpg, png, webp, ...)")
-    render.add_argument("audio", help="speech: any audio FFmpeg reads, or a video's audio track")
+    render.add_argument("audio", nargs="?", help="speech: any audio FFmpeg reads, or a video's audio track "
+                        "(with --drive: default the driving video's own soundtrack)")
     render.add_argument("-o", "--output", required=True, help="output .mp4 path")
     render.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     add_render_arguments(render)
@@ -102,6 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
     motion.add_argument("-o", "--output", required=True, help="output .json or .csv")
     _add_motion_arguments(motion)
     motion.set_defaults(run=_motion)
+    capture = commands.add_parser("capture", help="talking video -> motion timeline file (head pose + "
+                                                  "ARKit expression coefficients per frame)")
+    capture.add_argument("video", help="a video with a face (any format FFmpeg reads)")
+    capture.add_argument("-o", "--output", required=True, help="output .json or .csv")
+    capture.add_argument("--start", type=float, default=0.0, help="capture from this time, seconds")
+    capture.add_argument("--end", type=float, default=None, help="capture up to this time, seconds")
+    capture.add_argument("--face", type=int, default=1,
+                         help="which face when several are present, 1 = the largest (default 1)")
+    capture.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    capture.set_defaults(run=_capture)
     from talkingface.batch.cli import add_batch_command
     from talkingface.evaluate.cli import add_eval_command
     from talkingface.server.cli import add_serve_command
@@ -125,41 +152,94 @@ def _options(args: argparse.Namespace, **extra):
                           max_audio_s=args.max_audio_seconds, **extra)
 
 
+class _ProgressBar:
+    """A tqdm bar created on the first update (so failures before any work print no bar)."""
+
+    def __init__(self, label: str, unit: str, quiet: bool) -> None:
+        self.label, self.unit, self.quiet = label, unit, quiet
+        self._bar = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.quiet:
+            return
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total or None, unit=self.unit, desc=self.label, file=sys.stderr, leave=False)
+        self._bar.update(done - self._bar.n)
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _face_rank(value: int) -> int:
+    """--face N (1 = the largest) -> the 0-based rank the API takes."""
+    if value < 1:
+        raise TalkingFaceError(f"--face {value}: faces are counted from 1 (the largest)")
+    return value - 1
+
+
 def render_options(args: argparse.Namespace):
     """AnimateOptions of the arguments added by add_render_arguments (reads --transcript/--keyframes files)."""
-    return _options(args, size=args.size, framing="full" if args.full_frame else "crop", work_size=args.work_size)
+    from talkingface.motion.drive import REGIONS, DriveOptions
+
+    drive = DriveOptions(regions=args.regions or tuple(REGIONS), strength=args.drive_strength,
+                         face=_face_rank(args.face))
+    return _options(args, size=args.size, framing="full" if args.full_frame else "crop", work_size=args.work_size,
+                    drive=drive)
 
 
 def _render(args: argparse.Namespace) -> int:
     from talkingface.motion.io import load_motion
     from talkingface.pipeline import animate
 
+    if args.audio is None and args.drive is None:
+        raise TalkingFaceError("render: give the speech AUDIO (or --drive VIDEO to take it from)")
     options = render_options(args)
     given = load_motion(args.motion) if args.motion else None
-    bars: list = []
-
-    def progress(done: int, total: int) -> None:
-        if args.quiet:
-            return
-        if not bars:  # created on the first frame, so failures before rendering print no bar
-            from tqdm import tqdm
-
-            bars.append(tqdm(total=total, unit="frame", desc="rendering", file=sys.stderr, leave=False))
-        bars[0].update(done - bars[0].n)
-
-    try:
-        result = animate(args.portrait, args.audio, args.output, options, motion=given, progress=progress)
-    finally:
-        for bar in bars:
-            bar.close()
+    with _ProgressBar("rendering", "frame", args.quiet) as progress:
+        result = animate(args.portrait, args.audio, args.output, options, motion=given, drive=args.drive,
+                         progress=progress)
     if not args.quiet:
         if result.faces_found > 1:
             print(f"talkingface: {result.faces_found} faces found; animated the largest", file=sys.stderr)
+        for note in result.notes:
+            print(f"talkingface: {note}", file=sys.stderr)
         summary = {"output": str(result.output), "frames": result.frames, "fps": result.fps,
                    "size": [result.width, result.height], "duration_s": round(result.duration_s, 3),
                    "faces_found": result.faces_found, "transcript": result.transcript_source,
                    "seconds": {k: round(v, 3) for k, v in result.timings.items()}}
         print(json.dumps(summary), file=sys.stderr)
+    return 0
+
+
+def _capture(args: argparse.Namespace) -> int:
+    from talkingface.media import check_output_path
+    from talkingface.mocap import CaptureOptions, capture_video
+    from talkingface.motion.io import SUFFIXES, save_motion
+
+    output = check_output_path(args.output, inputs=[args.video], suffixes=SUFFIXES)
+    options = CaptureOptions(start_s=args.start, end_s=args.end, face=_face_rank(args.face))
+    with _ProgressBar("capturing", "frame", args.quiet) as progress:
+        result = capture_video(args.video, options, progress=progress)
+    save_motion(result.motion, output)
+    if not args.quiet:
+        if result.faces_at_start > 1:
+            print(f"talkingface: {result.faces_at_start} faces in the video; captured face {args.face} "
+                  f"(by size)", file=sys.stderr)
+        for label, spans in (("no face", result.gaps.missing), ("face lost briefly, interpolated",
+                                                                result.gaps.interpolated)):
+            if spans:
+                listed = ", ".join(f"{a:.2f}-{b:.2f} s" for a, b in spans[:10])
+                more = f" and {len(spans) - 10} more" if len(spans) > 10 else ""
+                print(f"talkingface: {label}: {listed}{more}", file=sys.stderr)
+        print(json.dumps({"output": str(output), "frames": result.motion.frames, "fps": round(result.motion.fps, 3),
+                          "video_frames": result.frames_read, "frames_with_face": result.frames_with_face,
+                          "fit_error": round(result.fit_error, 5)}), file=sys.stderr)
     return 0
 
 

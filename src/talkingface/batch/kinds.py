@@ -7,9 +7,9 @@ The runner knows nothing about renders: for every job it calls its kind's functi
     summary = kind.run(request, inputs, shared, output_path)    # in a Ray worker, writes the output
     done    = kind.is_complete(request, inputs, output_path)    # resume: skip finished outputs
 
-A new kind (dubbing: ``video`` + ``audio``; video-driven renders: ``drive``) is one more JobKind in
-KINDS, selected by its marker column. Until its API exists its column is listed in PLANNED_KINDS,
-and a manifest that uses it is rejected with "not supported yet".
+A new kind (dubbing: ``video`` + ``audio``) is one more JobKind in KINDS, selected by its marker
+column. Until its API exists its column is listed in PLANNED_KINDS, and a manifest that uses it is
+rejected with "not supported yet". (Video-driven renders are render jobs with a ``drive`` column.)
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from talkingface.errors import TalkingFaceError
 
 PLANNED_KINDS = {
     "video": "dub jobs (a video column: `talkingface dub VIDEO AUDIO`)",
-    "drive": "video-driven renders (a drive column)",
 }
 """Marker columns of kinds being built elsewhere -> what they are, for the "not supported yet" error."""
 
@@ -61,8 +60,9 @@ class JobKind:
     """One kind of job.
 
     name: shown in messages and the report; marker: the column whose value selects this kind (None:
-    the default kind); inputs: the file columns every job of the kind needs; add_arguments: adds the
-    kind's options to an argparse parser (the manifest columns are their long names); parse:
+    the default kind); inputs: the file columns the kind reads (paths relative to the manifest);
+    required: groups of input columns of which each row needs at least one; add_arguments: adds the
+    kind's options to an argparse parser (the other manifest columns are their long names); parse:
     (option values, manifest folder) -> validated request; default_output: inputs -> output name;
     share: (request, inputs) -> (key, input column) of what is prepared once and shared by every job
     with the same key, or None; prepare: (path, request) -> the shared object; run: (request,
@@ -73,6 +73,7 @@ class JobKind:
     name: str
     marker: str | None
     inputs: tuple[str, ...]
+    required: tuple[tuple[str, ...], ...]
     add_arguments: Callable[[argparse.ArgumentParser], None]
     parse: Callable[[dict[str, str], Path], Any]
     default_output: Callable[[dict[str, Path]], str]
@@ -85,11 +86,11 @@ class JobKind:
         return _row_parser(self.add_arguments)
 
     def option_columns(self) -> frozenset[str]:
-        return frozenset(self.parser().columns)
+        return frozenset(self.parser().columns) - set(self.inputs)
 
     def flag_columns(self) -> frozenset[str]:
         """Option columns that are on/off switches (argparse store_true)."""
-        return frozenset(c for c, action in self.parser().columns.items() if action.nargs == 0)
+        return frozenset(c for c, action in self.parser().columns.items() if action.nargs == 0) - set(self.inputs)
 
 
 @cache
@@ -159,7 +160,7 @@ def _is_transcript_file(base: Path, value: str) -> bool:
 
 
 def _render_output(inputs: dict[str, Path]) -> str:
-    return f"{inputs['portrait'].stem}-{inputs['audio'].stem}.mp4"
+    return f"{inputs['portrait'].stem}-{inputs.get('audio', inputs.get('drive')).stem}.mp4"
 
 
 def _share_portrait(request: RenderRequest, inputs: dict[str, Path]) -> tuple[Hashable, str]:
@@ -177,7 +178,7 @@ def _run_render(request: RenderRequest, inputs: dict[str, Path], avatar: Any, ou
     from talkingface.pipeline import animate
 
     motion = load_motion(request.motion) if request.motion is not None else None
-    result = animate(avatar, inputs["audio"], output, request.options, motion=motion)
+    result = animate(avatar, inputs.get("audio"), output, request.options, motion=motion, drive=inputs.get("drive"))
     return {"frames": result.frames, "duration_s": round(result.duration_s, 3),
             "size": [result.width, result.height]}
 
@@ -187,12 +188,13 @@ def _render_complete(request: RenderRequest, inputs: dict[str, Path], output: Pa
 
     options = request.options
     size = (options.size, options.size) if options.framing == "crop" else None
-    return video_is_complete(output, audio=inputs["audio"], fps=options.fps, size=size,
+    return video_is_complete(output, audio=inputs.get("audio"), drive=inputs.get("drive"), fps=options.fps, size=size,
                              inputs=[*inputs.values(), *([request.motion] if request.motion else [])],
                              max_audio_s=options.max_audio_s)
 
 
-RENDER = JobKind(name="render", marker=None, inputs=("portrait", "audio"), add_arguments=_add_render_arguments,
+RENDER = JobKind(name="render", marker=None, inputs=("portrait", "audio", "drive"),
+                 required=(("portrait",), ("audio", "drive")), add_arguments=_add_render_arguments,
                  parse=_parse_render, default_output=_render_output, share=_share_portrait,
                  prepare=_prepare_portrait, run=_run_render, is_complete=_render_complete)
 

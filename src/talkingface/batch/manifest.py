@@ -2,7 +2,7 @@
 
     jobs = load_manifest("jobs.csv")     # list[JobSpec]; ManifestError before anything is rendered
 
-Columns: the kind's input files (``portrait``, ``audio`` for a render), an optional ``output`` name
+Columns: the kind's input files (``portrait``, ``audio`` and/or ``drive`` for a render), an optional ``output`` name
 (relative to the output folder), and options by their ``talkingface render`` long names (``seed``,
 ``emotion``, ``full-frame``, ...; ``_`` may stand for ``-``). Input paths are relative to the
 manifest's folder unless absolute. Reading is bounded (file size, rows, columns, cell length) and JSON
@@ -233,10 +233,11 @@ def _job(path: Path, base: Path, row: int, line: int, values: dict[str, str]) ->
     for column in values:
         if column not in allowed:
             raise ManifestError(path, f"is not an option of {kind.name} jobs", row=row, line=line, column=column)
-    missing = [column for column in kind.inputs if column not in values]
-    if missing:
-        raise ManifestError(path, f"{kind.name} jobs need a value here", row=row, line=line, column=missing[0])
-    inputs = {column: _input_path(base, values[column]) for column in kind.inputs}
+    for group in kind.required:
+        if not any(column in values for column in group):
+            need = "a value here" if len(group) == 1 else f"a value here or in {', '.join(map(repr, group[1:]))}"
+            raise ManifestError(path, f"{kind.name} jobs need {need}", row=row, line=line, column=group[0])
+    inputs = {column: _input_path(base, values[column]) for column in kind.inputs if column in values}
     output = _output_name(path, values.get(OUTPUT_COLUMN) or kind.default_output(inputs), row, line)
     options = _flags_checked(path, kind, {c: v for c, v in values.items() if c in kind.option_columns()}, row, line)
     problem = None

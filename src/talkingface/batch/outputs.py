@@ -15,11 +15,11 @@ class OutputFolderBusy(TalkingFaceError, RuntimeError):
     """Another `talkingface batch` run is writing into the same output folder."""
 
 
-def video_is_complete(output: Path, *, audio: Path, fps: float, size: tuple[int, int] | None,
-                      inputs: Iterable[Path], max_audio_s: float) -> bool:
-    """Whether ``output`` is a finished render of ``audio``: newer than every input, decodable headers,
-    an audio track, the frame rate ``fps``, the frame ``size`` (width, height; None: any) and every
-    frame of the audio's length present in the file (± 1)."""
+def video_is_complete(output: Path, *, audio: Path | None, drive: Path | None, fps: float,
+                      size: tuple[int, int] | None, inputs: Iterable[Path], max_audio_s: float) -> bool:
+    """Whether ``output`` is a finished render: newer than every input, decodable headers, the frame
+    rate ``fps``, the frame ``size`` (width, height; None: any) and, with ``audio``, an audio track and
+    every frame of the audio's length (± 1); without, as many frames (± 1) as the driving video lasts."""
     from talkingface.audio import load_audio
     from talkingface.media import count_video_packets, probe_video
     from talkingface.motion.generate import frame_count
@@ -29,12 +29,13 @@ def video_is_complete(output: Path, *, audio: Path, fps: float, size: tuple[int,
         if any(Path(p).stat().st_mtime > made for p in inputs):
             return False
         info = probe_video(output)
-        if not info.has_audio or abs(info.fps - fps) > 1e-3:
+        if abs(info.fps - fps) > 1e-3 or (audio is not None and not info.has_audio):
             return False
         if size is not None and (info.width, info.height) != tuple(s - s % 2 for s in size):
             return False
-        expected = frame_count(load_audio(audio, max_seconds=max_audio_s).duration_s, fps)
-        return abs(count_video_packets(output) - expected) <= 1
+        seconds = (load_audio(audio, max_seconds=max_audio_s).duration_s if audio is not None
+                   else probe_video(drive).duration_s)
+        return abs(count_video_packets(output) - frame_count(seconds, fps)) <= 1
     except (OSError, TalkingFaceError):
         return False
 

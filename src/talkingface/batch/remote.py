@@ -14,9 +14,10 @@ POLL_S = 0.25
 
 
 class RayRenderer:
-    """``renderer(avatar, audio_path, output_path, options, progress) -> duration_s`` on Ray.
+    """``renderer(avatar, audio_path, output_path, options, progress, drive_path) -> duration_s`` on Ray
+    (the signature of talkingface.server.jobs.Render).
 
-    The audio goes to the worker as bytes and the MP4 comes back as bytes (written atomically to
+    The audio (and driving video) go to the worker as bytes and the MP4 comes back as bytes (written atomically to
     ``output_path``), so the cluster needs no file system shared with this process. ``progress`` is
     called every POLL_S with (0, 0) (no frame counts cross); when it raises (a cancelled job) the
     task is cancelled and the exception re-raised. Input errors are re-raised as themselves.
@@ -29,12 +30,14 @@ class RayRenderer:
             num_cpus=threads, max_retries=retries, runtime_env=environment)
         self._threads = threads
 
-    def __call__(self, avatar: Any, audio: Path, output: Path, options: Any,
-                 progress: Callable[[int, int], None]) -> float:
+    def __call__(self, avatar: Any, audio: Path | None, output: Path, options: Any,
+                 progress: Callable[[int, int], None], drive: Path | None = None) -> float:
         from talkingface.media import atomic_output
 
         ray = self._ray
-        ref = self._task.remote(avatar, Path(audio).read_bytes(), Path(audio).name, options, self._threads)
+        files = {role: (Path(path).name, Path(path).read_bytes())
+                 for role, path in (("audio", audio), ("drive", drive)) if path is not None}
+        ref = self._task.remote(avatar, files, options, self._threads)
         try:
             while not ray.wait([ref], timeout=POLL_S)[0]:
                 progress(0, 0)

@@ -59,11 +59,12 @@ def run_job(job: JobSpec, outdir: Path, shared_error: str | None, shared: Any, t
     return JobOutcome(**outcome, status="ok", seconds=time.perf_counter() - start, details=details)
 
 
-def render_to_bytes(avatar: Any, audio: bytes, audio_name: str, options: Any, threads: int) -> tuple[bytes, float]:
-    """Render ``avatar`` speaking ``audio`` (the file's bytes) -> (MP4 bytes, duration in s).
+def render_to_bytes(avatar: Any, files: dict[str, tuple[str, bytes]], options: Any, threads: int) -> tuple[bytes, float]:
+    """Render ``avatar`` with ``files`` ({"audio" and/or "drive": (file name, bytes)}) -> (MP4 bytes,
+    duration in s).
 
     For callers on other machines (the server): nothing but bytes crosses, so no shared file system
-    is needed. ``audio_name`` is only the file's name (errors name it).
+    is needed. The file names are only names (errors name them).
     """
     import tempfile
 
@@ -71,7 +72,10 @@ def render_to_bytes(avatar: Any, audio: bytes, audio_name: str, options: Any, th
 
     pin_threads(threads)
     with tempfile.TemporaryDirectory(prefix="talkingface-job-") as folder:
-        audio_path = Path(folder) / Path(audio_name).name
-        audio_path.write_bytes(audio)
-        result = animate(avatar, audio_path, Path(folder) / "video.mp4", options)
+        paths = {}
+        for role, (name, data) in files.items():
+            paths[role] = Path(folder) / role / Path(name).name
+            paths[role].parent.mkdir()
+            paths[role].write_bytes(data)
+        result = animate(avatar, paths.get("audio"), Path(folder) / "video.mp4", options, drive=paths.get("drive"))
         return result.output.read_bytes(), result.duration_s

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from talkingface.face import topology as tp
+from talkingface.face.geometry import RIGID_POINTS, mean_rotation, similarity_transform
 
 # ------------------------------------------------------------------------------ landmark sets
 
@@ -25,9 +26,6 @@ INNER_LIP_PAIRS = ((81, 178), (82, 87), (13, 14), (312, 317), (311, 402))
 """Upper/lower inner-lip landmark pairs across the middle of the mouth; their gap is the opening."""
 STABLE_POINTS = (33, 133, 362, 263, 168, 6, 197, 195, 5, 4)
 """Points that do not move with expression: eye corners and the nose bridge (jitter, face alignment)."""
-RIGID_POINTS = (33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 1, 10, 151, 9, 108, 337, 234, 454, 127, 356,
-                93, 323, 116, 345, 50, 280, 54, 284, 21, 251)
-"""Points of the skull (eyes' corners, nose, forehead, temples, cheekbones, face sides): head pose."""
 RIGHT_EAR_POINTS = (33, 160, 158, 133, 153, 144)
 LEFT_EAR_POINTS = (362, 385, 387, 263, 373, 380)
 """Eye aspect ratio landmarks p1..p6 (corner, two upper lid, corner, two lower lid) per eye."""
@@ -181,31 +179,6 @@ def lag_scan(moving: np.ndarray, reference: np.ndarray, *, max_lag: int = 10, mi
 # ------------------------------------------------------------------------------ mouth landmarks
 
 
-def similarity_transform(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Least-squares similarity (rotation, uniform scale, translation) mapping source onto target.
-
-    Parameters
-    ----------
-    source, target : (N, D) corresponding points
-
-    Returns
-    -------
-    matrix : (D, D) scale times rotation; offset : (D,); apply as ``points @ matrix.T + offset``.
-    (Umeyama 1991, reflections excluded.)
-    """
-    mu_s, mu_t = source.mean(axis=0), target.mean(axis=0)
-    s, t = source - mu_s, target - mu_t
-    covariance = t.T @ s / source.shape[0]
-    u, sigma, vt = np.linalg.svd(covariance)
-    d = np.ones(source.shape[1])
-    d[-1] = np.sign(np.linalg.det(u @ vt)) or 1.0
-    rotation = u @ np.diag(d) @ vt
-    variance = (s * s).sum() / source.shape[0]
-    scale = (sigma * d).sum() / variance if variance > 0 else 1.0
-    matrix = scale * rotation
-    return matrix, mu_t - mu_s @ matrix.T
-
-
 def mouth_landmark_distance(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """M-LMD per frame, (T,) in IOD units.
 
@@ -330,13 +303,6 @@ def _rigid_rotation(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return u @ vt
 
 
-def _mean_rotation(rotations: np.ndarray) -> np.ndarray:
-    """Chordal L2 mean of rotations (K, 3, 3): the mean matrix projected back onto SO(3)."""
-    u, _, vt = np.linalg.svd(rotations.mean(axis=0))
-    d = np.sign(np.linalg.det(u @ vt)) or 1.0
-    return u @ np.diag([1.0, 1.0, d]) @ vt
-
-
 @dataclass(frozen=True)
 class HeadPose:
     """Head pose of every frame.
@@ -381,7 +347,7 @@ def head_pose(points: np.ndarray, *, indices: tuple[int, ...] = RIGID_POINTS) ->
         reference = np.mean(aligned, axis=0)
         reference -= reference.mean(axis=0)
     absolute = np.stack([_rigid_rotation(reference, p[t]) for t in frames])
-    relative = absolute @ _mean_rotation(absolute).T  # rotation applied on top of the mean pose
+    relative = absolute @ mean_rotation(absolute).T  # rotation applied on top of the mean pose
     euler = Rotation.from_matrix(relative).as_euler("YXZ", degrees=True)  # about y, then x, then z
     angles[frames] = np.stack([-euler[:, 0], euler[:, 1], euler[:, 2]], axis=1)
     rotations[frames] = relative

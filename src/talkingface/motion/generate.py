@@ -10,6 +10,7 @@ from scipy.ndimage import gaussian_filter1d
 from talkingface.errors import OptionError
 from talkingface.motion import lips, performance
 from talkingface.motion.controls import Controls, apply_controls, gaze_offsets
+from talkingface.motion.drive import Override
 from talkingface.motion.params import PARAMETER_INDEX, Motion
 
 
@@ -44,8 +45,12 @@ def frame_count(duration_s: float, fps: float) -> int:
     return max(1, int(round(duration_s * fps)))
 
 
-def generate_motion(track, options: MotionOptions = MotionOptions()) -> Motion:
-    """Motion for an analysed audio track (talkingface.audio.AudioTrack)."""
+def generate_motion(track, options: MotionOptions = MotionOptions(), *, override: Override | None = None
+                    ) -> Motion:
+    """Motion for an analysed audio track (talkingface.audio.AudioTrack).
+
+    override: values that replace the generated ones where its weight says (e.g. the parameters a
+    driving video controls, see motion.drive), blended in before the controls are applied."""
     fps = options.fps
     frames = frame_count(track.duration_s, fps)
     times = np.arange(frames, dtype=np.float32) / fps
@@ -66,7 +71,8 @@ def generate_motion(track, options: MotionOptions = MotionOptions()) -> Motion:
     saccades = performance.gaze(rng, frames, fps)  # (T, 2) right, up
     motion.values[:] += gaze_offsets(saccades[:, 0], saccades[:, 1])
     motion.values[:, PARAMETER_INDEX["browInnerUp"]] = performance.brows(emphasis, fps) * options.head_motion ** 0.5
-    return Motion(fps=fps, values=apply_controls(motion.values, fps, options.controls))
+    values = override.apply(motion.values) if override is not None else motion.values
+    return Motion(fps=fps, values=apply_controls(values, fps, options.controls))
 
 
 def fit_motion(motion: Motion, frames: int, fps: float) -> Motion:

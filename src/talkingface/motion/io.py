@@ -42,10 +42,14 @@ def save_motion(motion: Motion, path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def _to_json(motion: Motion) -> str:
+def motion_document(motion: Motion) -> dict:
+    """The JSON form of a motion timeline, as a dict (what .json motion files hold)."""
     frames = np.round(motion.values.astype(np.float64), 6).tolist()
-    return json.dumps({"format": FORMAT, "version": 1, "fps": motion.fps, "parameters": list(PARAMETERS),
-                       "frames": frames}, separators=(",", ":"))
+    return {"format": FORMAT, "version": 1, "fps": motion.fps, "parameters": list(PARAMETERS), "frames": frames}
+
+
+def _to_json(motion: Motion) -> str:
+    return json.dumps(motion_document(motion), separators=(",", ":"))
 
 
 def _to_csv(motion: Motion) -> str:

@@ -271,8 +271,20 @@ def _only(rest: np.ndarray, indices: tuple[int, ...]) -> np.ndarray:
 
 
 def _lips_mask(rest: np.ndarray, sigma_scale: float = 0.45) -> np.ndarray:
-    centre, _, _, width = _mouth_frame(rest)
-    return _falloff(rest, centre, sigma_scale * width)
+    """(N, 1) weight of the lips' surroundings; it fades fast above the upper lip, so the nose stays."""
+    centre, _, down, width = _mouth_frame(rest)
+    return _falloff(rest, centre, sigma_scale * width) * _fade_beyond(rest, rest[0, :2], -down, 0.12 * width)
+
+
+SKULL_POINTS = (33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 1)
+"""Eye corners and the nose: bone, which no expression of the brows or lips moves."""
+
+
+def _fade_beyond(rest: np.ndarray, origin: np.ndarray, direction: np.ndarray, sigma: float) -> np.ndarray:
+    """(N, 1) weight 1 on the near side of the line through origin (2,) across direction (2,), and a
+    Gaussian fade (sigma px) with the distance past it along direction."""
+    beyond = np.maximum((rest[:, :2] - origin) @ direction, 0.0)
+    return np.exp(-0.5 * (beyond / sigma) ** 2)[:, None]
 
 
 def _pucker(rest: np.ndarray, face_height: float, narrow: float = 0.28, open_: float = 0.0) -> np.ndarray:
@@ -289,18 +301,28 @@ def _funnel(rest: np.ndarray, face_height: float) -> np.ndarray:
     return _pucker(rest, face_height, narrow=0.18, open_=0.06)
 
 
+NOSE_BASE = 2  # subnasale: the mouth's shapes fade out above it
+
+
 def _corner(rest: np.ndarray, face_height: float, corner: int, out: float, up: float) -> np.ndarray:
     centre, axis, down, width = _mouth_frame(rest)
     side = np.sign((rest[corner, :2] - centre) @ axis)
     move = axis * side * out * width - down * up * width
-    return _with_z(_falloff(rest, rest[corner], 0.38 * width) * move)
+    weight = _falloff(rest, rest[corner], 0.38 * width) * _fade_beyond(rest, rest[NOSE_BASE, :2], -down,
+                                                                        0.05 * face_height)
+    weight[list(SKULL_POINTS)] = 0.0
+    return _with_z(weight * move)
 
 
 def _smile(corner: int):
+    """Mouth corner out and up, and the cheek below the eye raised (not the eye itself)."""
     def build(rest: np.ndarray, face_height: float) -> np.ndarray:
         shape = _corner(rest, face_height, corner, out=0.14, up=0.12)
-        _, _, down, width = _mouth_frame(rest)
+        centre, axis, down, width = _mouth_frame(rest)
+        lids = tp.LEFT_EYE_LOWER0 if (rest[corner, :2] - centre) @ axis > 0 else tp.RIGHT_EYE_LOWER0
         cheek = _falloff(rest, rest[corner, :2] - down * 0.6 * width, 0.35 * width)
+        cheek *= _fade_beyond(rest, rest[list(lids), :2].mean(axis=0), -down, 0.02 * face_height)
+        cheek[list(SKULL_POINTS)] = 0.0
         shape[:, 1] -= cheek[:, 0] * 0.04 * face_height
         return shape
     return build
@@ -383,9 +405,14 @@ def _gaze(iris: tuple[int, ...], contour: tuple[int, ...], dx: float, dy: float)
 
 
 def _brow(indices: tuple[int, ...], up: float, inward: float = 0.0):
+    """Brow raised (up > 0) or lowered, with the forehead above it; the skin below fades out within
+    the upper lid's fold, so the eyes and the nose bridge stay where they are."""
     def build(rest: np.ndarray, face_height: float) -> np.ndarray:
         members = np.mean(rest[list(indices), :2], axis=0)
-        weight = _falloff(rest, members, 0.12 * face_height)
+        _, _, down, _ = _mouth_frame(rest)
+        weight = _falloff(rest, members, 0.12 * face_height) * _fade_beyond(rest, members, down,
+                                                                              0.03 * face_height)
+        weight[list(SKULL_POINTS)] = 0.0
         centre_x = rest[tp.BETWEEN_EYES, 0]
         toward = np.sign(centre_x - members[0])
         move = np.array([toward * inward * face_height, -up * face_height])

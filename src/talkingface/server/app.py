@@ -9,7 +9,8 @@ Routes (the OpenAPI schema is at /openapi.json, interactive docs at /docs):
     GET  /api/health                status and load
     GET  /api/examples              example portraits;  GET /api/examples/{name} its image
     POST /api/portraits             upload + analyse a portrait -> id
-    POST /api/jobs                  portrait (file or id) + audio + options -> job (202)
+    POST /api/jobs                  portrait (file or id) + audio and/or a driving video + options -> job (202)
+    POST /api/capture               a talking video -> its motion timeline (JSON, as `talkingface capture`)
     GET  /api/jobs                  all jobs;  GET /api/jobs/{id} one job with its progress
     POST /api/jobs/{id}/cancel      stop a job;  DELETE /api/jobs/{id} stop and remove it
     GET  /api/jobs/{id}/video       the MP4 of a finished job
@@ -36,7 +37,11 @@ from starlette.concurrency import run_in_threadpool
 
 from talkingface.audio import load_audio
 from talkingface.errors import InputFileError, OptionError, TalkingFaceError
+from talkingface.media import probe_video
+from talkingface.mocap import CaptureOptions, capture_video
 from talkingface.motion.controls import EMOTIONS, Controls
+from talkingface.motion.drive import DriveOptions
+from talkingface.motion.io import motion_document
 from talkingface.pipeline import AnimateOptions
 from talkingface.server.jobs import InvalidJobId, JobInfo, JobManager, QueueFullError, UnknownJob, render_here
 from talkingface.server.limits import BodyLimitMiddleware, SameOriginMiddleware
@@ -229,8 +234,13 @@ def _add_api_routes(app: FastAPI, settings: ServerSettings) -> None:
     @app.post("/api/jobs", response_model=JobInfo, status_code=202, tags=["jobs"])
     async def create_job(
         request: Request,
-        audio: UploadFile = File(..., description="speech: any audio FFmpeg reads"),
+        audio: UploadFile | None = File(None, description="speech: any audio FFmpeg reads (optional with "
+                                                             "a driving video: its soundtrack is used)"),
         portrait: UploadFile | None = File(None, description="portrait image (or give portrait_id)"),
+        drive: UploadFile | None = File(None, description="a talking video whose motion the portrait performs"),
+        drive_regions: str = Form("head,expression,lips,eyes",
+                                  description="what the driving video controls: any of head,expression,lips,eyes"),
+        drive_strength: float = Form(1.0, description="scale of the driving video's motion (0-2)"),
         portrait_id: str | None = Form(None, description="id from POST /api/portraits, or an example name"),
         fps: float = Form(25.0), size: int = Form(512), seed: int = Form(0),
         articulation: float = Form(1.0), head_motion: float = Form(1.0), blink_rate: float = Form(17.0),
@@ -244,26 +254,61 @@ def _add_api_routes(app: FastAPI, settings: ServerSettings) -> None:
             raise OptionError("size", size, f"must be at most {settings.max_render_size} px on this server")
         controls = Controls(gaze=(gaze_x, gaze_y), head_distance=head_distance, emotion=emotion,
                             emotion_intensity=emotion_intensity)
+        has_audio, has_drive = _given(audio), _given(drive)
+        if not (has_audio or has_drive):
+            raise HTTPException(400, "give the speech audio, or a driving video to take it from")
+        drive_options = DriveOptions(regions=tuple(r.strip() for r in drive_regions.split(",") if r.strip()),
+                                     strength=drive_strength)
         options = AnimateOptions(fps=fps, size=size, seed=seed, articulation=articulation,
                                  head_motion=head_motion, blink_rate=blink_rate, controls=controls,
-                                 phonetic=phonetic, transcript=transcript or None,
+                                 phonetic=phonetic, transcript=transcript or None, drive=drive_options,
                                  max_audio_s=settings.max_audio_s, max_image_pixels=settings.max_image_pixels)
         state.jobs.check_capacity()
         job_id, folder = state.jobs.new_folder()
         try:
-            audio_path = await _save_upload(audio, folder / "audio.upload", settings.max_upload_bytes)
-            await _check_audio(audio_path, _label(audio, "audio"), settings.max_audio_s)
+            audio_path = drive_path = None
+            if has_audio:
+                audio_path = await _save_upload(audio, folder / "audio.upload", settings.max_upload_bytes)
+                await _check_audio(audio_path, _label(audio, "audio"), settings.max_audio_s)
+            if has_drive:
+                drive_path = await _save_upload(drive, folder / "drive.upload", settings.max_upload_bytes)
+                await _check_video(drive_path, _label(drive, "video"), settings.max_audio_s)
             avatar = await _job_avatar(state, folder, portrait, portrait_id, settings)
             summary = {"fps": fps, "size": size, "seed": seed, "emotion": emotion,
                        "emotion_intensity": emotion_intensity, "gaze": [gaze_x, gaze_y],
                        "head_motion": head_motion, "articulation": articulation, "phonetic": phonetic,
                        "portrait": _label(portrait, "portrait") if portrait and portrait.filename else portrait_id,
-                       "audio": _label(audio, "audio")}
-            info = state.jobs.submit(job_id, avatar, audio_path, options, summary)
+                       "audio": _label(audio, "audio") if has_audio else None,
+                       "drive": _label(drive, "video") if has_drive else None}
+            info = state.jobs.submit(job_id, avatar, audio_path, options, summary, drive=drive_path)
         except BaseException:
             state.jobs.discard_folder(job_id)
             raise
         return info
+
+    @app.post("/api/capture", tags=["capture"],
+              responses={200: {"description": "the motion timeline, as `talkingface capture -o x.json` writes"}})
+    async def capture_motion(request: Request,
+                             video: UploadFile = File(..., description="a talking video (any format FFmpeg reads)"),
+                             start: float = Form(0.0), end: float | None = Form(None), face: int = Form(1)
+                             ) -> JSONResponse:
+        """Capture the motion of the face in an uploaded video: head pose and ARKit-named expression
+        coefficients per frame, at the video's frame rate."""
+        state = _state(request)
+        options = CaptureOptions(start_s=start, end_s=end, face=face - 1)
+        label = _label(video, "video")
+        path = state.root / "uploads" / f"{_uuid()}.upload"
+        try:
+            await _save_upload(video, path, settings.max_upload_bytes)
+            await _check_video(path, label, settings.max_audio_s)
+            result = await run_in_threadpool(capture_video, path, options)
+        except InputFileError as error:
+            raise HTTPException(400, f"{label}: {error.problem}") from None
+        finally:
+            path.unlink(missing_ok=True)
+        document = motion_document(result.motion)
+        document["missing_spans"] = [list(span) for span in result.gaps.missing]
+        return JSONResponse(document)
 
     @app.get("/api/jobs", response_model=list[JobInfo], tags=["jobs"])
     async def list_jobs(request: Request) -> list[JobInfo]:
@@ -289,6 +334,21 @@ def _add_api_routes(app: FastAPI, settings: ServerSettings) -> None:
         if path is None or not path.is_file():
             raise HTTPException(409, f"job {job_id} has no video yet (state {state.jobs.get(job_id).state})")
         return FileResponse(path, media_type="video/mp4", filename=f"talkingface-{job_id[:8]}.mp4")
+
+
+def _given(upload: UploadFile | None) -> bool:
+    """Whether a multipart file field was sent with a file (browsers send empty ones)."""
+    return upload is not None and bool(upload.filename)
+
+
+async def _check_video(path: Path, label: str, max_seconds: float) -> None:
+    """400 unless the file is a video (with a video stream) no longer than max_seconds."""
+    try:
+        info = await run_in_threadpool(probe_video, path)
+    except InputFileError as error:
+        raise HTTPException(400, f"{label}: {error.problem}") from None
+    if info.duration_s > max_seconds:
+        raise HTTPException(400, f"{label}: {info.duration_s:.0f} s long; this server takes at most {max_seconds:.0f} s")
 
 
 async def _check_audio(path: Path, label: str, max_seconds: float) -> None:

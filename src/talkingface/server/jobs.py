@@ -24,8 +24,8 @@ from talkingface.face.avatar import Avatar
 from talkingface.pipeline import AnimateOptions, animate
 
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
-Render = Callable[[Avatar, Path, Path, AnimateOptions, Callable[[int, int], None]], float]
-"""(avatar, audio, output, options, progress) -> duration of the video written, s."""
+Render = Callable[[Avatar, Path | None, Path, AnimateOptions, Callable[[int, int], None], Path | None], float]
+"""(avatar, audio, output, options, progress, driving video) -> duration of the video written, s."""
 STATES = ("queued", "running", "done", "failed", "cancelled")
 VIDEO_NAME = "video.mp4"
 
@@ -96,10 +96,10 @@ def check_job_id(job_id: str) -> str:
     return job_id
 
 
-def render_here(avatar: Avatar, audio: Path, output: Path, options: AnimateOptions,
-                progress: Callable[[int, int], None]) -> float:
+def render_here(avatar: Avatar, audio: Path | None, output: Path, options: AnimateOptions,
+                progress: Callable[[int, int], None], drive: Path | None = None) -> float:
     """The default Render: in this process (talkingface.batch.remote.RayRenderer renders on Ray)."""
-    return animate(avatar, audio, output, options, progress=progress).duration_s
+    return animate(avatar, audio, output, options, drive=drive, progress=progress).duration_s
 
 
 class JobManager:
@@ -151,14 +151,15 @@ class JobManager:
             raise QueueFullError(f"the render queue is full ({busy} jobs queued or running); "
                                  "try again later")
 
-    def submit(self, job_id: str, avatar: Avatar, audio: Path, options: AnimateOptions,
-               summary: dict) -> JobInfo:
-        """Queue a render of ``avatar`` speaking ``audio`` (a file in the job's folder)."""
+    def submit(self, job_id: str, avatar: Avatar, audio: Path | None, options: AnimateOptions,
+               summary: dict, drive: Path | None = None) -> JobInfo:
+        """Queue a render of ``avatar`` speaking ``audio`` (a file in the job's folder), or performing
+        the driving video ``drive`` (also in the job's folder; its soundtrack when audio is None)."""
         self.check_capacity()
         job = _Job(id=job_id, folder=self._folder(job_id), options=options, summary=summary)
         with self._lock:
             self._jobs[job_id] = job
-        self._pool.submit(self._run, job, avatar, audio)
+        self._pool.submit(self._run, job, avatar, audio, drive)
         return job.snapshot()
 
     def get(self, job_id: str) -> JobInfo:
@@ -229,7 +230,7 @@ class JobManager:
                 shutil.rmtree(job.folder, ignore_errors=True)
                 excess -= 1
 
-    def _run(self, job: _Job, avatar: Avatar, audio: Path) -> None:
+    def _run(self, job: _Job, avatar: Avatar, audio: Path | None, drive: Path | None = None) -> None:
         with self._lock:
             if job.cancel.is_set() or job.state != "queued":
                 shutil.rmtree(job.folder, ignore_errors=True)
@@ -242,7 +243,7 @@ class JobManager:
                 raise JobCancelled(f"job {job.id} cancelled")
 
         try:
-            duration_s = self._render(avatar, audio, job.folder / VIDEO_NAME, job.options, progress)
+            duration_s = self._render(avatar, audio, job.folder / VIDEO_NAME, job.options, progress, drive)
         except JobCancelled:
             self._finish(job, "cancelled")
         except Exception as error:  # noqa: BLE001 - any failure is reported on the job, not raised
@@ -251,7 +252,9 @@ class JobManager:
             job.duration_s = duration_s
             self._finish(job, "done")
         finally:
-            audio.unlink(missing_ok=True)
+            for upload in (audio, drive):
+                if upload is not None:
+                    upload.unlink(missing_ok=True)
             with self._lock:
                 removed = job.id not in self._jobs
             if removed or job.state == "cancelled":

@@ -7,6 +7,7 @@ const page = {
   portraitId: null,
   audio: null,          // Blob of the speech to render
   audioName: "speech",
+  drive: null,          // File of the driving video, if any
   recorder: null,
   live: null,           // {ws, context, stream, node, sentSamples, frames, ...}
 };
@@ -137,10 +138,16 @@ async function toggleRecording() {
 async function render() {
   const status = $("job-status");
   if (!page.portraitId) return setStatus(status, "Pick a portrait first.", true);
-  if (!page.audio) return setStatus(status, "Upload or record speech first.", true);
+  if (!page.audio && !page.drive) return setStatus(status, "Upload or record speech (or pick a driving video) first.", true);
   const c = controls();
   const form = new FormData();
-  form.append("audio", page.audio, page.audioName);
+  if (page.audio) form.append("audio", page.audio, page.audioName);
+  if (page.drive) {
+    form.append("drive", page.drive, page.drive.name);
+    const regions = [...document.querySelectorAll("#drive-regions input:checked")].map((box) => box.value);
+    form.append("drive_regions", regions.join(","));
+    form.append("drive_strength", $("drive-strength").value);
+  }
   form.append("portrait_id", page.portraitId);
   form.append("size", $("size").value);
   form.append("emotion", c.emotion);
@@ -332,6 +339,11 @@ window.addEventListener("DOMContentLoaded", () => {
   $("portrait-file").addEventListener("change", (e) => { if (e.target.files[0]) uploadPortrait(e.target.files[0]); });
   $("audio-file").addEventListener("change", (e) => { if (e.target.files[0]) useAudio(e.target.files[0], e.target.files[0].name); });
   $("record").addEventListener("click", toggleRecording);
+  $("drive-file").addEventListener("change", (e) => {
+    page.drive = e.target.files[0] || null;
+    setStatus($("drive-status"), page.drive ? `Driving video: ${page.drive.name}` : "No driving video.");
+  });
+  $("drive-strength").addEventListener("input", () => { $("drive-strength-value").textContent = $("drive-strength").value; });
   $("render").addEventListener("click", render);
   $("live-start").addEventListener("click", startLive);
   $("live-stop").addEventListener("click", stopLive);
