@@ -31,7 +31,7 @@ FPS = 20
 
 @pytest.fixture(scope="module", autouse=True)
 def ray_runtime():
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -197,6 +197,24 @@ def test_interrupted_run_leaves_no_partial_output_and_resumes(inputs, tmp_path):
     assert summary.succeeded and summary.counts["interrupted"] == 0
     for n in range(4):
         assert_valid(outdir / f"i{n}.mp4", 8.0, size=128)
+
+
+def test_video_driven_rows_render_on_ray(inputs, tmp_path, avatar):
+    from talkingface.motion.params import PARAMETER_INDEX, PARAMETERS, Motion
+    from tests.synthetic import speech_like, write_rendered_video
+
+    values = np.zeros((30, len(PARAMETERS)), np.float32)
+    values[:, PARAMETER_INDEX["headPitch"]] = 8 * np.sin(np.linspace(0, 2 * np.pi, 30))
+    write_rendered_video(tmp_path / "talk.mp4", avatar, Motion(fps=25.0, values=values), size=192,
+                         audio=speech_like(1.2))
+    jobs = tmp_path / "drive.jsonl"
+    face = inputs / "face.png"
+    jobs.write_text(json.dumps({"portrait": str(face), "drive": "talk.mp4", "regions": "head", "size": 64,
+                                "fps": FPS, "no-phonetic": True}) + "\n")
+    summary = run_batch(load_manifest(jobs), tmp_path / "out", BatchOptions(progress=False))
+    (outcome,) = summary.outcomes
+    assert outcome.status == "ok", outcome.error
+    assert_valid(Path(outcome.output), 1.2)
 
 
 def test_second_run_on_the_same_folder_is_refused(inputs, tmp_path):

@@ -50,11 +50,21 @@ def test_more_values_than_columns(tmp_path):
     refused(write(tmp_path, "jobs.csv", "portrait,audio\np.png,a.wav,extra\n"), "row 1", "3 values", "2 columns")
 
 
-@pytest.mark.parametrize("column, what", [("video", "dub jobs"), ("drive", "video-driven renders")])
-def test_kinds_not_built_yet_are_refused_clearly(tmp_path, column, what):
-    path = write(tmp_path, "jobs.jsonl", f'{{"portrait": "p.png", "audio": "a.wav", "{column}": "v.mp4"}}\n')
-    error = refused(path, f"'{column}'", what, "not supported", "yet")
+def test_kinds_not_built_yet_are_refused_clearly(tmp_path):
+    path = write(tmp_path, "jobs.jsonl", '{"portrait": "p.png", "audio": "a.wav", "video": "v.mp4"}\n')
+    error = refused(path, "'video'", "dub jobs", "not supported", "yet")
     assert error.row == 1
+
+
+def test_driven_rows_need_no_audio_but_need_one_of_them(tmp_path):
+    path = write(tmp_path, "jobs.csv", "portrait,audio,drive,regions,drive-strength,face\n"
+                                       "p.png,,talk.mp4,\"head,eyes\",0.5,2\n")
+    (job,) = load_manifest(path)
+    assert set(job.inputs) == {"portrait", "drive"} and str(job.output) == "p-talk.mp4"
+    drive = job.request.options.drive
+    assert (drive.regions, drive.strength, drive.face) == (("head", "eyes"), 0.5, 1)
+    refused(write(tmp_path, "none.csv", "portrait,audio,drive\np.png,,\n"), "row 1", "'audio'", "'drive'")
+    refused(write(tmp_path, "region.csv", "portrait,drive,regions\np.png,t.mp4,mouth\n"), "row 1", "mouth")
 
 
 # ------------------------------------------------------------------------------------- values

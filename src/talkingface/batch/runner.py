@@ -173,8 +173,8 @@ def connect_ray(address: str | None, *, num_cpus: int | None = None) -> tuple[An
     main = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGTERM) if main else None
     try:
-        if address is None:
-            ray.init(num_cpus=num_cpus, include_dashboard=False, **settings)
+        if address is None:  # "local": a new runtime even where `ray start` left a cluster address behind
+            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **settings)
         else:
             ray.init(address=address, **settings)
     except (ConnectionError, ValueError, RuntimeError) as error:
