@@ -79,7 +79,7 @@ def test_good_and_bad_rows_then_a_rerun_skips_finished_jobs(inputs, tmp_path, ca
         "face.png,corrupt.wav,e.mp4,64,20,1,true",
     ])
     outdir = tmp_path / "out"
-    assert main(["batch", str(jobs), "-o", str(outdir), "--quiet"]) == 1
+    assert main(["batch", str(jobs), "-o", str(outdir)]) == 1
     records = report(outdir)
     assert [records[row]["status"] for row in range(1, 6)] == ["ok", "ok", "failed", "failed", "failed"]
     assert_valid(outdir / "a.mp4", 1.0)
@@ -92,6 +92,7 @@ def test_good_and_bad_rows_then_a_rerun_skips_finished_jobs(inputs, tmp_path, ca
     assert not leftovers(outdir)
     err = capsys.readouterr().err
     assert "row 4 failed" in err and "blank.png" in err
+    assert '"ok": 2, "failed": 3' in err and "batch:" in err  # the summary line and the progress bar
 
     made = (outdir / "a.mp4").stat().st_mtime_ns
     assert main(["batch", str(jobs), "-o", str(outdir), "--quiet"]) == 1
@@ -234,6 +235,7 @@ def test_server_hands_render_jobs_to_ray(avatar, tmp_path):
         assert client.app.state.talkingface.ray_renderer is not None
         job = wait_for(client, submit(client, seconds=1.0, fps=str(FPS))["id"])
         assert job["state"] == "done", job
+        assert job["done"] == job["total"] == FPS  # frame progress came back from the Ray worker
         video = tmp_path / "served.mp4"
         video.write_bytes(client.get(f"/api/jobs/{job['id']}/video").content)
         assert_valid(video, 1.0)

@@ -4,7 +4,7 @@ The runner knows nothing about renders: for every job it calls its kind's functi
 
     request = kind.parse(option_values, manifest_folder)        # on the driver, validates
     shared  = kind.prepare(path, request)                       # once per shared input (e.g. portrait)
-    summary = kind.run(request, inputs, shared, output_path)    # in a Ray worker, writes the output
+    summary = kind.run(request, inputs, shared, output_path, progress)  # in a Ray worker, writes the output
     done    = kind.is_complete(request, inputs, output_path)    # resume: skip finished outputs
 
 A new kind (dubbing: ``video`` + ``audio``) is one more JobKind in KINDS, selected by its marker
@@ -66,7 +66,7 @@ class JobKind:
     (option values, manifest folder) -> validated request; default_output: inputs -> output name;
     share: (request, inputs) -> (key, input column) of what is prepared once and shared by every job
     with the same key, or None; prepare: (path, request) -> the shared object; run: (request,
-    inputs, shared, output) -> summary dict (frames, duration_s, ...); is_complete: (request,
+    inputs, shared, output, progress(done, total)) -> summary dict (frames, duration_s, ...); is_complete: (request,
     inputs, output) -> whether an existing output is finished and valid.
     """
 
@@ -79,7 +79,7 @@ class JobKind:
     default_output: Callable[[dict[str, Path]], str]
     share: Callable[[Any, dict[str, Path]], tuple[Hashable, str] | None]
     prepare: Callable[[Path, Any], Any]
-    run: Callable[[Any, dict[str, Path], Any, Path], dict]
+    run: Callable[[Any, dict[str, Path], Any, Path, Callable[[int, int], None]], dict]
     is_complete: Callable[[Any, dict[str, Path], Path], bool]
 
     def parser(self) -> _RowParser:
@@ -173,12 +173,14 @@ def _prepare_portrait(path: Path, request: RenderRequest) -> Any:
     return prepare_avatar(path, max_image_pixels=request.options.max_image_pixels)
 
 
-def _run_render(request: RenderRequest, inputs: dict[str, Path], avatar: Any, output: Path) -> dict:
+def _run_render(request: RenderRequest, inputs: dict[str, Path], avatar: Any, output: Path,
+                progress: Callable[[int, int], None]) -> dict:
     from talkingface.motion.io import load_motion
     from talkingface.pipeline import animate
 
     motion = load_motion(request.motion) if request.motion is not None else None
-    result = animate(avatar, inputs.get("audio"), output, request.options, motion=motion, drive=inputs.get("drive"))
+    result = animate(avatar, inputs.get("audio"), output, request.options, motion=motion, drive=inputs.get("drive"),
+                     progress=progress)
     return {"frames": result.frames, "duration_s": round(result.duration_s, 3),
             "size": [result.width, result.height]}
 

@@ -256,6 +256,7 @@ class _Schedule:
                   "runtime_env": {"env_vars": worker.thread_environment(threads)}}
         self.prepare_task = ray.remote(worker.prepare_shared).options(num_returns=2, **remote)
         self.run_task = ray.remote(worker.run_job).options(retry_exceptions=True, **remote)
+        self.board = worker.progress_board(ray)
         self.retries = retries
         self.pending = deque(_grouped(jobs))
         self.left: dict[Any, int] = {}
@@ -276,6 +277,7 @@ class _Schedule:
                 done, _ = self.ray.wait(list(self.running), num_returns=1, timeout=0.5)
                 for ref in done:
                     self._finish(ref)
+                self.bar.show(self.outcomes.values(), running=len(self.running), frames=self._frames())
         except BaseException:
             self._cancel()
             raise
@@ -284,7 +286,7 @@ class _Schedule:
         while self.pending and len(self.running) < self.slots:
             job = self.pending.popleft()
             error_ref, shared_ref = self._shared_refs(job)
-            ref = self.run_task.remote(job, self.outdir, error_ref, shared_ref, self.threads)
+            ref = self.run_task.remote(job, self.outdir, error_ref, shared_ref, self.threads, self.board)
             self.running[ref] = (job, time.perf_counter())
         self.bar.show(self.outcomes.values(), running=len(self.running))
 
@@ -306,11 +308,21 @@ class _Schedule:
                                  seconds=time.perf_counter() - submitted,
                                  error=_infrastructure_error(job, error, self.retries))
         self.outcomes[job.row] = outcome
+        self.board.forget.remote(str(job.row))
         key = self._share_key(job)
         self.left[key] -= 1
         if self.left[key] == 0:
             self.shared.pop(key, None)  # the last job of this portrait: free it in the object store
         self.bar.show(self.outcomes.values(), running=len(self.running), advance=1)
+
+    def _frames(self) -> tuple[int, int] | None:
+        """(frames done, frames in all) of the running jobs, as their workers last reported."""
+        try:
+            frames = self.ray.get(self.board.frames.remote(), timeout=5)
+        except (self.ray.exceptions.RayError, TimeoutError):
+            return None
+        running = [frames[key] for key in (str(job.row) for job, _ in self.running.values()) if key in frames]
+        return (sum(done for done, _ in running), sum(total for _, total in running)) if running else None
 
     def _cancel(self) -> None:
         """Stop every running job: politely first (its writer deletes its temporary file), then by force."""
@@ -349,7 +361,8 @@ def _infrastructure_error(job: JobSpec, error: BaseException, retries: int) -> s
 
 
 class _ProgressBar:
-    """tqdm over jobs with a live summary (ok / failed / skipped / running) on stderr; inert when disabled."""
+    """tqdm over jobs with a live summary (ok / failed / skipped / running, frames of the running jobs)
+    on stderr; inert when disabled."""
 
     def __init__(self, total: int, settled: Any, *, enabled: bool) -> None:
         self._bar, self._shown = None, ""
@@ -359,11 +372,13 @@ class _ProgressBar:
             self._bar = tqdm(total=total, initial=len(list(settled)), unit="job", desc="batch", file=sys.stderr,
                              dynamic_ncols=True)
 
-    def show(self, outcomes: Any, *, running: int, advance: int = 0) -> None:
+    def show(self, outcomes: Any, *, running: int, advance: int = 0, frames: tuple[int, int] | None = None) -> None:
         if self._bar is None:
             return
         counts = count(outcomes)
         line = f"ok {counts['ok']}, failed {counts['failed']}, skipped {counts['skipped']}, running {running}"
+        if frames is not None and running:
+            line += f" (frames {frames[0]}/{frames[1]})"
         if line != self._shown or advance:
             self._shown = line
             self._bar.set_postfix_str(line, refresh=False)

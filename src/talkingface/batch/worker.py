@@ -1,4 +1,5 @@
-"""What runs inside a Ray worker: thread pinning, preparing shared inputs, running one job.
+"""What runs inside a Ray worker: thread pinning, preparing shared inputs, running one job, and the
+board through which running jobs report their frames.
 
 Plain functions (the runner wraps them with ``ray.remote``), so they run and test without Ray.
 Input errors (TalkingFaceError) come back as a failed JobOutcome, never retried; anything else is
@@ -16,6 +17,7 @@ from talkingface.batch.manifest import JobSpec
 from talkingface.batch.report import JobOutcome
 from talkingface.errors import TalkingFaceError
 
+REPORT_EVERY_S = 0.5
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
                     "NUMBA_NUM_THREADS")
 
@@ -34,6 +36,49 @@ def pin_threads(threads: int) -> None:
     numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
 
 
+class ProgressBoard:
+    """Frames done per running job, as its workers last reported them (a Ray actor, see progress_board)."""
+
+    def __init__(self) -> None:
+        self._frames: dict[str, tuple[int, int]] = {}
+
+    def report(self, key: str, done: int, total: int) -> None:
+        self._frames[key] = (done, total)
+
+    def forget(self, key: str) -> None:
+        self._frames.pop(key, None)
+
+    def frames(self) -> dict[str, tuple[int, int]]:
+        return dict(self._frames)
+
+
+def progress_board(ray: Any) -> Any:
+    """A ProgressBoard actor that takes no CPU slot; lives as long as this driver."""
+    return ray.remote(ProgressBoard).options(num_cpus=0).remote()
+
+
+def frame_reporter(board: Any, key: str, *, every_s: float = REPORT_EVERY_S):
+    """A progress(done, total) callback that tells ``board`` at most every ``every_s``; the last
+    frame is reported synchronously, so the board has it before the job returns."""
+    import ray
+
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if board is None or (done < total and now - last[0] < every_s):
+            return
+        last[0] = now
+        try:
+            call = board.report.remote(key, done, total)
+            if done >= total:
+                ray.get(call, timeout=10)
+        except ray.exceptions.RayError:  # no board any more: the job goes on without reporting
+            pass
+
+    return progress
+
+
 def prepare_shared(kind: str, path: Path, request: Any, threads: int) -> tuple[str | None, Any]:
     """(None, the prepared object) or (the error naming the file, None), e.g. an analysed portrait."""
     pin_threads(threads)
@@ -43,8 +88,10 @@ def prepare_shared(kind: str, path: Path, request: Any, threads: int) -> tuple[s
         return str(error), None
 
 
-def run_job(job: JobSpec, outdir: Path, shared_error: str | None, shared: Any, threads: int) -> JobOutcome:
-    """Run one job into ``outdir / job.output`` (written atomically by the kind's writer)."""
+def run_job(job: JobSpec, outdir: Path, shared_error: str | None, shared: Any, threads: int,
+            board: Any = None) -> JobOutcome:
+    """Run one job into ``outdir / job.output`` (written atomically by the kind's writer), reporting
+    its frames to ``board`` under the job's row number."""
     pin_threads(threads)
     start = time.perf_counter()
     output = outdir / job.output
@@ -53,15 +100,16 @@ def run_job(job: JobSpec, outdir: Path, shared_error: str | None, shared: Any, t
         return JobOutcome(**outcome, status="failed", error=shared_error)
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        details = KINDS[job.kind].run(job.request, job.inputs, shared, output)
+        details = KINDS[job.kind].run(job.request, job.inputs, shared, output, frame_reporter(board, str(job.row)))
     except TalkingFaceError as error:
         return JobOutcome(**outcome, status="failed", seconds=time.perf_counter() - start, error=str(error))
     return JobOutcome(**outcome, status="ok", seconds=time.perf_counter() - start, details=details)
 
 
-def render_to_bytes(avatar: Any, files: dict[str, tuple[str, bytes]], options: Any, threads: int) -> tuple[bytes, float]:
+def render_to_bytes(avatar: Any, files: dict[str, tuple[str, bytes]], options: Any, threads: int,
+                    board: Any = None, key: str = "") -> tuple[bytes, float]:
     """Render ``avatar`` with ``files`` ({"audio" and/or "drive": (file name, bytes)}) -> (MP4 bytes,
-    duration in s).
+    duration in s), reporting frames to ``board`` under ``key``.
 
     For callers on other machines (the server): nothing but bytes crosses, so no shared file system
     is needed. The file names are only names (errors name them).
@@ -77,5 +125,6 @@ def render_to_bytes(avatar: Any, files: dict[str, tuple[str, bytes]], options: A
             paths[role] = Path(folder) / role / Path(name).name
             paths[role].parent.mkdir()
             paths[role].write_bytes(data)
-        result = animate(avatar, paths.get("audio"), Path(folder) / "video.mp4", options, drive=paths.get("drive"))
+        result = animate(avatar, paths.get("audio"), Path(folder) / "video.mp4", options, drive=paths.get("drive"),
+                         progress=frame_reporter(board, key))
         return result.output.read_bytes(), result.duration_s
