@@ -4,7 +4,8 @@ against `talkingface render` run 8 times in a row. Prints one JSON object. Run w
 Each job: the bundled portrait, a 4 s piece of the bundled speech, a 256 px crop, its own seed.
 Times are wall-clock for the whole command (process start, Ray start, imports, portrait analysis
 included), since that is what a user waits for. Memory: peak resident set of each Ray worker
-process that ran jobs, of Ray's own processes together, and of one `talkingface render` process.
+process that ran jobs, of Ray's own processes together (with the progress actor), and of one
+`talkingface render` process.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def cli(*args: str) -> list[str]:
 class RayMemory:
     """Samples /proc while a batch runs: peak RSS (MiB) of each Ray worker and of Ray's own processes."""
 
-    SYSTEM = ("raylet", "gcs_server", "ray/_private", "ray/autoscaler", "ray/dashboard", "ray/util")
+    SYSTEM = ("raylet", "gcs_server", "ray/_private", "ray/autoscaler", "ray/dashboard", "ray/util",
+              "ray::ProgressBoard")
 
     def __init__(self) -> None:
         self.workers: dict[int, float] = {}
@@ -71,7 +73,7 @@ class RayMemory:
                     continue
                 peak = next((int(line.split()[1]) / 1024 for line in status.splitlines()
                              if line.startswith("VmHWM:")), 0.0)
-                if command.startswith("ray::") and not command.startswith("ray::IDLE"):
+                if command.startswith("ray::") and not command.startswith(("ray::IDLE", "ray::ProgressBoard")):
                     self.workers[int(pid)] = max(self.workers.get(int(pid), 0.0), peak)
                 elif any(name in command for name in self.SYSTEM):
                     self.system[int(pid)] = max(self.system.get(int(pid), 0.0), peak)
