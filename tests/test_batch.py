@@ -88,6 +88,7 @@ def test_good_and_bad_rows_then_a_rerun_skips_finished_jobs(inputs, tmp_path, ca
     assert "blank.png" in records[4]["error"] and "no face" in records[4]["error"]
     assert "corrupt.wav" in records[5]["error"]
     assert records[1]["details"]["frames"] == FPS and records[1]["seconds"] > 0
+    assert records[1]["details"]["threads"] == 1  # 2 CPUs, 2 jobs at once: each worker pinned to 1 thread
     assert not {"c.mp4", "d.mp4", "e.mp4"} & {p.name for p in outdir.iterdir()}
     assert not leftovers(outdir)
     err = capsys.readouterr().err

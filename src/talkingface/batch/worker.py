@@ -103,7 +103,16 @@ def run_job(job: JobSpec, outdir: Path, shared_error: str | None, shared: Any, t
         details = KINDS[job.kind].run(job.request, job.inputs, shared, output, frame_reporter(board, str(job.row)))
     except TalkingFaceError as error:
         return JobOutcome(**outcome, status="failed", seconds=time.perf_counter() - start, error=str(error))
-    return JobOutcome(**outcome, status="ok", seconds=time.perf_counter() - start, details=details)
+    return JobOutcome(**outcome, status="ok", seconds=time.perf_counter() - start,
+                      details={**details, "threads": _threads_in_use()})
+
+
+def _threads_in_use() -> int:
+    """The largest thread pool this process would use (OpenCV, numba), to show the pinning in the report."""
+    import cv2
+    import numba
+
+    return max(cv2.getNumThreads(), numba.get_num_threads())
 
 
 def render_to_bytes(avatar: Any, files: dict[str, tuple[str, bytes]], options: Any, threads: int,
