@@ -11,9 +11,10 @@ EXIT_INTERRUPTED = 130
 
 _DESCRIPTION = """Render many jobs from a manifest (CSV or JSON Lines, one job per row) on Ray.
 
-Columns: portrait, audio (paths relative to the manifest's folder), optional output (a name inside
-OUTDIR; default PORTRAIT-AUDIO.mp4), and any `talkingface render` option by its long name: seed,
-emotion, size, fps, transcript, full-frame, gaze, head-distance, keyframes, motion, ... The whole
+Columns: portrait, audio and/or drive (a driving video) - paths relative to the manifest's folder -,
+optional output (a name inside OUTDIR; default PORTRAIT-AUDIO.mp4), and any `talkingface render`
+option by its long name: seed, emotion, size, fps, transcript, full-frame, gaze, head-distance,
+keyframes, motion, regions, drive-strength, ... The whole
 manifest is checked before anything renders. Runs on a local Ray runtime (--workers), or on an
 existing cluster (--ray-address). Finished outputs are skipped when run again; OUTDIR/batch-report.jsonl
 has one line per job. Exit status 0 only when every job succeeded."""
