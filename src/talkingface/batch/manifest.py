@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from talkingface.batch.kinds import KINDS, PLANNED_KINDS, JobKind, RowValueError
-from talkingface.errors import InputNotFoundError, OptionError, TalkingFaceError
+from talkingface.errors import InputFileError, InputNotFoundError, OptionError, TalkingFaceError
 from talkingface.media.writer import VIDEO_SUFFIXES
 
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
@@ -38,16 +38,18 @@ OUTPUT_COLUMN = "output"
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
-class ManifestError(TalkingFaceError, ValueError):
-    """The manifest cannot be used; names the file, and the row (line) and column where it can."""
+class ManifestError(InputFileError):
+    """The manifest cannot be used; names the file, and the row (line) and column where it can.
+
+    An InputFileError taking (path, problem) like the others, so any loader can raise it."""
 
     def __init__(self, path: str | os.PathLike[str], problem: str, *, row: int | None = None,
                  line: int | None = None, column: str | None = None) -> None:
-        self.path, self.problem = os.fspath(path), problem
+        super().__init__(path, problem)
         self.row, self.line, self.column = row, line, column
         where = [f"row {row}" + (f" (line {line})" if line else "")] if row else ([f"line {line}"] if line else [])
         where += [f"column {column!r}"] if column else []
-        super().__init__(": ".join([self.path, *([", ".join(where)] if where else []), problem]))
+        self.args = (": ".join([self.path, *([", ".join(where)] if where else []), problem]),)
 
 
 @dataclass(frozen=True)
