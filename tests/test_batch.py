@@ -109,7 +109,7 @@ def test_good_and_bad_rows_then_a_rerun_skips_finished_jobs(inputs, tmp_path, ca
     assert_valid(outdir / "a.mp4", 1.0)
 
 
-def _ray_task_processes(name: str) -> list[int]:
+def ray_task_processes(name: str) -> list[int]:
     """Pids of Ray workers running a task called ``name`` (Ray titles them "ray::<task>")."""
     pids = []
     for entry in os.listdir("/proc"):
@@ -134,7 +134,7 @@ class WriterKiller(threading.Thread):
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.outdir.is_dir() and leftovers(self.outdir):
-                for pid in _ray_task_processes("run_job")[:1]:
+                for pid in ray_task_processes("run_job")[:1]:
                     os.kill(pid, signal.SIGKILL)
                     self.killed.append(pid)
                 return
