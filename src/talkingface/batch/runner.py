@@ -277,7 +277,8 @@ class _Schedule:
                 done, _ = self.ray.wait(list(self.running), num_returns=1, timeout=0.5)
                 for ref in done:
                     self._finish(ref)
-                self.bar.show(self.outcomes.values(), running=len(self.running), frames=self._frames())
+                if self.bar.enabled:
+                    self.bar.show(self.outcomes.values(), running=len(self.running), frames=self._frames())
         except BaseException:
             self._cancel()
             raise
@@ -371,6 +372,10 @@ class _ProgressBar:
 
             self._bar = tqdm(total=total, initial=len(list(settled)), unit="job", desc="batch", file=sys.stderr,
                              dynamic_ncols=True)
+
+    @property
+    def enabled(self) -> bool:
+        return self._bar is not None
 
     def show(self, outcomes: Any, *, running: int, advance: int = 0, frames: tuple[int, int] | None = None) -> None:
         if self._bar is None:
