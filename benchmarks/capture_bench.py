@@ -46,16 +46,26 @@ def track(path: Path):
         return track_video(path, detect=detect, max_samples=8)
 
 
+def first_face_frame(video: Path) -> np.ndarray:
+    """The clip's first frame in which the face detector finds a face (the portrait to animate)."""
+    from talkingface.face.landmarks import detect_faces
+    from talkingface.media import iter_video_frames
+
+    for index, (_, frame) in enumerate(iter_video_frames(video)):
+        if index % 5 == 0 and detect_faces(frame):
+            return frame
+    raise ValueError(f"{video}: no frame with a face")
+
+
 def reconstruct(video: Path, audio: Path, folder: Path) -> dict:
     from talkingface.evaluate.compare import compare_tracks
-    from talkingface.media import read_video
     from talkingface.mocap import capture_video
     from talkingface.pipeline import AnimateOptions, animate
 
     start = time.perf_counter()
     captured = capture_video(video)
     capture_s = time.perf_counter() - start
-    portrait = read_video(video, max_frames=1)[0][0]
+    portrait = first_face_frame(video)
     output = folder / f"{video.stem}.mp4"
     animate(portrait, audio, output, AnimateOptions(fps=captured.motion.fps, framing="full", phonetic=False),
             motion=captured.motion)

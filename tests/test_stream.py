@@ -13,7 +13,7 @@ from talkingface.errors import OptionError
 from talkingface.motion.controls import EMOTIONS
 from talkingface.motion.params import PARAMETER_INDEX
 from talkingface.stream import MotionStream, StreamControls, StreamError, StreamOptions, StreamSession, to_mono_float
-from talkingface.stream.features import FeatureExtractor
+from talkingface.audio.acoustic import FeatureExtractor
 
 FPS = 25
 HEAD = [PARAMETER_INDEX[n] for n in ("headYaw", "headPitch", "headRoll")]

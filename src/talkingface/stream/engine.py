@@ -23,7 +23,7 @@ from talkingface.errors import OptionError
 from talkingface.motion.controls import EMOTIONS, UNBOUNDED, emotion_offsets, gaze_offsets
 from talkingface.motion.lips import lip_columns
 from talkingface.motion.params import PARAMETER_INDEX, PARAMETERS
-from talkingface.stream.features import FeatureExtractor
+from talkingface.audio.acoustic import FeatureExtractor
 from talkingface.stream.lips import ACTIVITY, EMPHASIS, TARGET_COLUMNS, AcousticLips
 from talkingface.stream.options import StreamControls, StreamError, StreamOptions
 from talkingface.stream.performance import CausalPerformance

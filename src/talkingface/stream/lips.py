@@ -50,7 +50,7 @@ class AcousticLips:
 
     def step_block(self, values: np.ndarray) -> np.ndarray:
         out = np.zeros((values.shape[0], TARGET_COLUMNS), np.float64)
-        for k, row in enumerate(values.tolist()):
+        for k, row in enumerate(values[:, :6].tolist()):
             self._step(row, out[k])
         return out
 
