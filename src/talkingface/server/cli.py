@@ -19,6 +19,8 @@ def add_serve_command(commands: argparse._SubParsersAction) -> argparse.Argument
     serve.add_argument("--max-upload-mb", type=float, default=32.0, help="largest upload, MiB (default 32)")
     serve.add_argument("--max-audio-seconds", type=float, default=300.0,
                        help="longest audio of a render job (default 300)")
+    serve.add_argument("--ray-address", metavar="HOST:PORT|auto",
+                       help="render jobs on this Ray cluster (pip install 'talkingface[ray]')")
     serve.set_defaults(run=run_serve)
     return serve
 
@@ -31,7 +33,7 @@ def run_serve(args: argparse.Namespace) -> int:
                               max_sessions=args.max_sessions, job_workers=args.job_workers,
                               max_queued_jobs=args.max_queued_jobs,
                               max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
-                              max_audio_s=args.max_audio_seconds)
+                              max_audio_s=args.max_audio_seconds, ray_address=args.ray_address)
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"talkingface: warning: listening on {settings.host}: other machines can connect; "
               "there is no authentication", file=sys.stderr)

@@ -45,6 +45,8 @@ class ServerSettings:
     session_idle_s: a live session with no message for this long is closed (4408).
     max_message_bytes: largest WebSocket message the server handles (larger -> error message).
     max_live_size: largest frame size of a live session, px.
+    ray_address: render jobs on this Ray cluster ("auto" or HOST:PORT; needs the ``ray`` extra)
+    instead of in this process; None: here.
     """
 
     host: str = "127.0.0.1"
@@ -64,6 +66,7 @@ class ServerSettings:
     session_idle_s: float = 30.0
     max_message_bytes: int = 256 * 1024
     max_live_size: int = 512
+    ray_address: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.host, str) or not self.host:
@@ -87,3 +90,5 @@ class ServerSettings:
         _positive("session_idle_s", self.session_idle_s)
         _positive_int("max_message_bytes", self.max_message_bytes, 64 * 1024 * 1024)
         _positive_int("max_live_size", self.max_live_size, 4096)
+        if self.ray_address is not None and (not isinstance(self.ray_address, str) or not self.ray_address.strip()):
+            raise OptionError("ray_address", self.ray_address, 'must be "auto" or HOST:PORT')
