@@ -7,8 +7,9 @@ and mean: r at lag 0, the amplitude ratio (std ours / std real), the best lag (p
 
     python benchmarks/lipsync.py [--methods learned rules ...] [--clips NAME ...]
 
-Methods: learned (learned lips, words recognised), learned_acoustic (learned lips from the sound
-alone), live (the streaming engine, 100 ms look-ahead), rules (the old rule-based coarticulation with
+Methods: auto (the default: rule-based lips where words are recognised, learned elsewhere), learned
+(learned lips, words recognised), learned_acoustic (learned lips from the sound
+alone), live (the streaming engine, 60 ms look-ahead), rules (the old rule-based coarticulation with
 recognised words), rules_acoustic (the old loudness-driven jaw). JSON on stdout, a table on stderr.
 Skips cleanly when ../shared/dev-data is absent.
 """
@@ -25,6 +26,7 @@ import numpy as np
 from devdata import VIDEOS, dev_clips, first_face_frame, track
 
 METHODS = {
+    "auto": {"lips": "auto", "phonetic": True},
     "learned": {"lips": "learned", "phonetic": True},
     "learned_acoustic": {"lips": "learned", "phonetic": False},
     "live": {"lips": "live"},
@@ -52,7 +54,7 @@ def render_live(portrait: np.ndarray, audio: Path, fps: float, output: Path) -> 
     from talkingface.stream import MotionStream, StreamOptions
 
     sound = load_audio(audio)
-    stream = MotionStream(StreamOptions(fps=fps, lookahead_s=0.1))
+    stream = MotionStream(StreamOptions(fps=fps))
     renderer = Renderer(prepare_avatar(portrait), RenderOptions(framing="full"))
     width, height = renderer.frame_size
     with VideoWriter(output, fps=fps, width=width, height=height, audio=sound.samples) as writer:

@@ -65,6 +65,9 @@ def _add_motion_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--transcript", help="what is said: text, or a .txt file (improves lip timing)")
     parser.add_argument("--no-phonetic", action="store_true",
                         help="skip speech recognition; lips from the sound alone (any language)")
+    parser.add_argument("--lips", choices=("auto", "learned", "rules"), default="auto",
+                        help="learned: models trained on real talking videos; rules: visemes with "
+                             "coarticulation; auto (default): rules with words, learned without")
     parser.add_argument("--seed", type=int, default=0, help="random seed of head motion and blinks")
     parser.add_argument("--articulation", type=float, default=1.0, help="lip/jaw strength (default 1)")
     parser.add_argument("--head-motion", type=float, default=1.0, help="head motion amount (default 1)")
@@ -148,8 +151,8 @@ def _options(args: argparse.Namespace, **extra):
                         keyframes=load_keyframes(args.keyframes) if args.keyframes else ())
     return AnimateOptions(fps=args.fps, transcript=_transcript(args.transcript), seed=args.seed,
                           articulation=args.articulation, head_motion=0.0 if args.still else args.head_motion,
-                          blink_rate=args.blink_rate, phonetic=not args.no_phonetic, controls=controls,
-                          max_audio_s=args.max_audio_seconds, **extra)
+                          blink_rate=args.blink_rate, phonetic=not args.no_phonetic, lips=args.lips,
+                          controls=controls, max_audio_s=args.max_audio_seconds, **extra)
 
 
 class _ProgressBar:

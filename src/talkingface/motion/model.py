@@ -107,6 +107,11 @@ class MotionModel:
         weight, bias = self.layers[-1]
         return hidden @ weight + bias
 
+    def predict_window(self, window: np.ndarray) -> np.ndarray:
+        """Parameters (outputs,) for one window (K, inputs) of frames at spec.offsets (streaming)."""
+        standard = ((window - self.input_mean) / self.input_std).astype(np.float32).reshape(1, -1)
+        return (self.output_mean + self.output_std * self.gain * self.forward(standard))[0]
+
     def predict(self, frames: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
         """Parameters (N, outputs) for frames `at` (default all) of a feature sequence (T, inputs)."""
         raw = self.forward(self.windows(frames, at))
