@@ -141,8 +141,7 @@ class TrainReport:
     gain: dict[str, float]
 
 
-def _samples(clips: list[Clip], inputs: list[np.ndarray], spec: ModelSpec, step: int
-             ) -> tuple[np.ndarray, np.ndarray]:
+def _samples(clips: list[Clip], step: int) -> tuple[np.ndarray, np.ndarray]:
     """(clip index, frame) pairs of every used frame: valid, every step-th."""
     pairs = [(k, t) for k, clip in enumerate(clips) for t in np.flatnonzero(clip.valid)[::step]]
     array = np.array(pairs, np.int64).reshape(-1, 2)
@@ -163,7 +162,6 @@ def train_model(spec: ModelSpec, train: list[Clip], validation: list[Clip],
     """Train a model of `spec` on clips, stopping early on the validation clips' loss."""
     say = log or (lambda _: None)
     rng = np.random.default_rng(options.seed)
-    train_inputs = [clip_inputs(c, spec) for c in train]
     val_inputs = [clip_inputs(c, spec) for c in validation]
     train_targets = [symmetric_targets(c.motion, spec.outputs) for c in train]
     val_targets = [symmetric_targets(c.motion, spec.outputs) for c in validation]
@@ -180,8 +178,8 @@ def train_model(spec: ModelSpec, train: list[Clip], validation: list[Clip],
                            y_mean.astype(np.float32), y_std.astype(np.float32),
                            np.ones(len(spec.outputs), np.float32) if gain is None else gain)
 
-    train_clip, train_frame = _samples(train, train_inputs, spec, options.frame_step)
-    val_clip, val_frame = _samples(validation, val_inputs, spec, options.frame_step)
+    train_clip, train_frame = _samples(train, options.frame_step)
+    val_clip, val_frame = _samples(validation, options.frame_step)
     val_y = ((np.concatenate([val_targets[k][[t]] for k, t in zip(val_clip, val_frame)]) - y_mean) / y_std
              if len(val_clip) else np.zeros((0, len(spec.outputs))))
     best, best_loss, waited, epochs = None, np.inf, 0, 0
