@@ -165,7 +165,7 @@ def train_model(spec: ModelSpec, train: list[Clip], validation: list[Clip],
     val_inputs = [clip_inputs(c, spec) for c in validation]
     train_targets = [symmetric_targets(c.motion, spec.outputs) for c in train]
     val_targets = [symmetric_targets(c.motion, spec.outputs) for c in validation]
-    mean, std = np.zeros(spec.inputs, np.float32), np.ones(spec.inputs, np.float32)  # normalised already
+    mean, std = input_statistics(train, spec)
     y_all = np.concatenate([t[c.valid] for t, c in zip(train_targets, train)])
     y_mean, y_std = y_all.mean(axis=0), y_all.std(axis=0) + 1e-3
     weight = np.ones(len(spec.outputs), np.float32)
@@ -216,6 +216,13 @@ def train_model(spec: ModelSpec, train: list[Clip], validation: list[Clip],
     return model_now(gain.astype(np.float32)), report
 
 
+def input_statistics(clips: list[Clip], spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Per-input mean and standard deviation (inputs,) over the clips: every input (normalised mel,
+    rule curves an order of magnitude smaller) reaches the network, and the ridge penalty, at unit scale."""
+    stacked = np.concatenate([clip_inputs(c, spec) for c in clips])
+    return stacked.mean(axis=0).astype(np.float32), (stacked.std(axis=0) + 1e-3).astype(np.float32)
+
+
 def amplitude_gains(predicted: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-output gains (std target / std predicted, in [1, 2.5]) and correlations, from validation
     predictions and targets (N, outputs) in standardised units."""
@@ -230,12 +237,13 @@ def amplitude_gains(predicted: np.ndarray, target: np.ndarray) -> tuple[np.ndarr
 
 
 def train_linear(spec: ModelSpec, train: list[Clip], validation: list[Clip], options: TrainOptions = TrainOptions(),
-                 *, ridge: float = 3000.0, copies: int = 2, log=None) -> tuple[MotionModel, TrainReport]:
+                 *, ridge: float = 30000.0, copies: int = 0, log=None) -> tuple[MotionModel, TrainReport]:
     """A linear model (ridge regression in closed form) over the same windows, on the clean clips plus
     `copies` augmented copies of each; gains from the validation clips as for the network."""
     say = log or (lambda _: None)
     rng = np.random.default_rng(options.seed)
-    identity = MotionModel(spec, np.zeros(spec.inputs, np.float32), np.ones(spec.inputs, np.float32),
+    mean, std = input_statistics(train, spec)
+    identity = MotionModel(spec, mean, std,
                            ((np.zeros((len(spec.offsets) * spec.inputs, len(spec.outputs)), np.float32),
                              np.zeros(len(spec.outputs), np.float32)),),
                            np.zeros(len(spec.outputs), np.float32), np.ones(len(spec.outputs), np.float32),
