@@ -65,7 +65,7 @@ def _add_motion_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--transcript", help="what is said: text, or a .txt file (improves lip timing)")
     parser.add_argument("--no-phonetic", action="store_true",
                         help="skip speech recognition; lips from the sound alone (any language)")
-    parser.add_argument("--lips", choices=("auto", "learned", "rules"), default="auto",
+    parser.add_argument("--lips", choices=("auto", "learned", "rules"), default="learned",
                         help="learned: models trained on real talking videos; rules: visemes with "
                              "coarticulation; auto (default): rules with words, learned without")
     parser.add_argument("--seed", type=int, default=0, help="random seed of head motion and blinks")

@@ -49,7 +49,7 @@ class AnimateOptions:
     head_motion: float = 1.0
     blink_rate: float = 17.0
     phonetic: bool = True
-    lips: str = "auto"
+    lips: str = "learned"
     controls: Controls = field(default_factory=Controls)
     drive: DriveOptions = field(default_factory=DriveOptions)
     max_audio_s: float = 600.0

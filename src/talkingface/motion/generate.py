@@ -32,7 +32,7 @@ class MotionOptions:
     head_motion: float = 1.0
     blink_rate: float = 17.0
     controls: Controls = field(default_factory=Controls)
-    lips: str = "auto"
+    lips: str = "learned"
 
     def __post_init__(self) -> None:
         if self.lips not in LIP_METHODS:
