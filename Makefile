@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export NUMBA_THREADING_LAYER ?= workqueue
 
-.PHONY: install browser example test bench clean
+.PHONY: install browser example test bench bench-batch clean
 
 install: $(STAMP)
 
@@ -35,6 +35,10 @@ test: $(STAMP) browser
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
+
+# jobs/min of `talkingface batch` (1 and 2 workers, local Ray) against `talkingface render` in a row
+bench-batch: $(STAMP)
+	$(BIN)/python benchmarks/bench_batch.py
 
 clean:
 	rm -rf $(VENV) out build src/*.egg-info

@@ -23,39 +23,20 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+from devdata import VIDEOS, dev_clips, first_face_frame, track
 
-ROOT = Path(__file__).resolve().parent.parent
-VIDEOS = ROOT.parent / "shared" / "dev-data" / "videos"
 TARGETS = {"mouth": 0.85, "roll": 0.85, "yaw": 0.75, "eyes": 0.6}
-
-
-def dev_clips() -> list[tuple[Path, Path]]:
-    """(video, audio source) of every dev-data talking clip: the clip itself, or its separate .wav."""
-    clips = []
-    for video in sorted(VIDEOS.glob("*.mp4")) + sorted(p for p in (VIDEOS / "train").iterdir()
-                                                        if p.suffix in (".mp4", ".mpg", ".avi", ".mov")):
-        wav = video.with_suffix(".wav")
-        clips.append((video, wav if wav.exists() else video))
-    return clips
-
-
-def track(path: Path):
-    from talkingface.evaluate.tracking import following_detector, track_video
-
-    with following_detector() as detect:
-        return track_video(path, detect=detect, max_samples=8)
 
 
 def reconstruct(video: Path, audio: Path, folder: Path) -> dict:
     from talkingface.evaluate.compare import compare_tracks
-    from talkingface.media import read_video
     from talkingface.mocap import capture_video
     from talkingface.pipeline import AnimateOptions, animate
 
     start = time.perf_counter()
     captured = capture_video(video)
     capture_s = time.perf_counter() - start
-    portrait = read_video(video, max_frames=1)[0][0]
+    portrait = first_face_frame(video)
     output = folder / f"{video.stem}.mp4"
     animate(portrait, audio, output, AnimateOptions(fps=captured.motion.fps, framing="full", phonetic=False),
             motion=captured.motion)
@@ -115,21 +96,27 @@ def main() -> None:
     parser.add_argument("--clips", nargs="*", help="only clips whose file name contains one of these")
     parser.add_argument("--sheet", type=Path, help="write a real | reconstruction contact sheet here")
     args = parser.parse_args()
+    from talkingface.errors import TalkingFaceError
+
     if not VIDEOS.is_dir():
         print(json.dumps({"skipped": f"{VIDEOS} not found"}))
         return
     clips = [c for c in dev_clips() if not args.clips or any(k in c[0].name for k in args.clips)]
-    results = []
+    results, skipped = [], []
     with tempfile.TemporaryDirectory(prefix="capture-bench-") as folder:
         for video, audio in clips:
             print(f"capturing {video.name}", file=sys.stderr)
-            results.append(reconstruct(video, audio, Path(folder)))
+            try:
+                results.append(reconstruct(video, audio, Path(folder)))
+            except TalkingFaceError as error:  # e.g. a face too small to animate
+                print(f"skipped {video.name}: {error}", file=sys.stderr)
+                skipped.append({"clip": video.name, "reason": str(error)})
         rows = [r["row"] for r in results]
         totals = summary(rows)
         print_table(rows, totals)
         if args.sheet:
             contact_sheet(results, args.sheet)
-    print(json.dumps({"clips": rows, "mean": totals}, indent=1, default=float))
+    print(json.dumps({"clips": rows, "mean": totals, "skipped": skipped}, indent=1, default=float))
 
 
 if __name__ == "__main__":

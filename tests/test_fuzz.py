@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from talkingface.audio import load_audio
+from talkingface.batch.manifest import load_manifest
 from talkingface.cli import _transcript
 from talkingface.errors import TalkingFaceError
 from talkingface.media import load_image
@@ -35,7 +36,7 @@ from talkingface.stream import StreamControls, to_mono_float
 
 SCALE = 20 if os.environ.get("TALKINGFACE_FUZZ") == "deep" else 1
 EXAMPLES = {"json": 3000, "keyframes": 2000, "motion_json": 2000, "motion_csv": 2000, "image": 1500,
-            "audio": 1000, "live": 3000, "transcript": 1000}
+            "audio": 1000, "live": 3000, "transcript": 1000, "manifest": 1000}
 
 
 def budget(name: str) -> settings:
@@ -200,6 +201,23 @@ def test_fuzz_motion_json_files(scratch, data):
 @example(b"time,jawOpen\n0.0\x1c,0.1\n")  # found: a cell the number pattern took but float() refused
 def test_fuzz_motion_csv_files(scratch, data):
     _check_motion(bounded_memory(load_motion, data, _write(scratch, "motion.csv", data)))
+
+
+MANIFEST_CSV = b"portrait,audio,output,seed,emotion,gaze,full-frame\np.png,a.wav,x.mp4,1,happy:0.4,\"0.2,0\",false\n"
+MANIFEST_JSONL = _dumps({"portrait": "p.png", "audio": "a.wav", "output": "x.mp4", "seed": 1, "gaze": [0.2, 0]})
+manifest_rows = st.dictionaries(st.sampled_from(["portrait", "audio", "drive", "output", "seed", "fps", "emotion",
+                                                 "gaze", "full-frame", "transcript"]) | st.text(max_size=8),
+                                finite_or_not | json_values, max_size=6)
+
+
+@budget("manifest")
+@given(st.lists(manifest_rows, max_size=3).map(lambda rows: b"\n".join(map(_dumps, rows))) | mutated(MANIFEST_JSONL)
+       | st.binary(max_size=300), mutated(MANIFEST_CSV) | st.text(alphabet='portaudioxy,.\n"=:-0123456789', max_size=200)
+       .map(str.encode))
+def test_fuzz_batch_manifests(scratch, jsonl, csv_data):
+    for name, data in (("jobs.jsonl", jsonl), ("jobs.csv", csv_data)):
+        jobs = bounded_memory(load_manifest, data, _write(scratch, name, data))
+        assert jobs is None or all(job.row >= 1 and not job.output.is_absolute() for job in jobs)
 
 
 # ------------------------------------------------------------------------------------- media

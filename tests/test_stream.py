@@ -13,7 +13,7 @@ from talkingface.errors import OptionError
 from talkingface.motion.controls import EMOTIONS
 from talkingface.motion.params import PARAMETER_INDEX
 from talkingface.stream import MotionStream, StreamControls, StreamError, StreamOptions, StreamSession, to_mono_float
-from talkingface.stream.features import FeatureExtractor
+from talkingface.audio.acoustic import FeatureExtractor
 
 FPS = 25
 HEAD = [PARAMETER_INDEX[n] for n in ("headYaw", "headPitch", "headRoll")]
@@ -262,3 +262,21 @@ def test_audio_input_forms():
         to_mono_float(b"\x00\x40\x00")
     with pytest.raises(OptionError, match="finite"):
         to_mono_float(np.array([np.nan], np.float32))
+
+
+# ------------------------------------------------------------------------------------- one engine
+
+@pytest.mark.parametrize("chunk", [160, 1234])
+def test_live_mode_equals_the_offline_acoustic_mode(speech, chunk):
+    """Offline and live are two run modes of one engine: the streamed frames are the frames the
+    offline render makes from the same audio without words (lips, head, blinks, gaze, brows)."""
+    from talkingface.audio import analyse_audio, audio_from_array
+    from talkingface.motion.generate import MotionOptions, generate_motion
+
+    samples = speech[: 3 * SAMPLE_RATE]
+    offline = generate_motion(analyse_audio(audio_from_array(samples, SAMPLE_RATE), phonetic=False),
+                              MotionOptions(seed=2, lips="learned"))
+    live = run(samples, chunk, StreamOptions(seed=2))
+    assert live.shape == offline.values.shape
+    assert np.abs(live - offline.values).max() < 1e-5
+    assert offline["jawOpen"].std() > 0.02  # and the lips do move

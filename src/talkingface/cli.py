@@ -6,6 +6,7 @@
     talkingface capture VIDEO -o motion.json|.csv    a talking video -> its motion timeline
     talkingface eval VIDEO ...                       measure lip-sync, identity, liveliness
     talkingface serve [--port 8000]                  web page, REST jobs, live WebSocket (127.0.0.1)
+    talkingface batch JOBS.csv|.jsonl -o OUTDIR      many renders on Ray (local or a cluster)
 """
 
 from __future__ import annotations
@@ -88,6 +89,9 @@ def _add_motion_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--transcript", help="what is said: text, or a .txt file (improves lip timing)")
     parser.add_argument("--no-phonetic", action="store_true",
                         help="skip speech recognition; lips from the sound alone (any language)")
+    parser.add_argument("--lips", choices=("auto", "learned", "rules"), default="learned",
+                        help="learned: models trained on real talking videos; rules: visemes with "
+                             "coarticulation; auto (default): rules with words, learned without")
     parser.add_argument("--seed", type=int, default=0, help="random seed of head motion and blinks")
     parser.add_argument("--articulation", type=finite_float, default=1.0, help="lip/jaw strength (default 1)")
     parser.add_argument("--head-motion", type=finite_float, default=1.0, help="head motion amount (default 1)")
@@ -103,6 +107,28 @@ def _add_motion_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-audio-seconds", type=finite_float, default=600.0, help="longest accepted audio")
 
 
+def add_render_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of one render (all but the inputs, output and --quiet); `talkingface batch` reads
+    its manifest columns through these same definitions."""
+    parser.add_argument("--size", type=int, default=512, help="side of the square head crop, px (default 512)")
+    parser.add_argument("--full-frame", action="store_true",
+                        help="keep the whole portrait at its own resolution instead of the head crop")
+    parser.add_argument("--work-size", type=int, default=640,
+                        help="with --full-frame: px at which the head region is re-rendered before it is "
+                             "pasted back (larger: sharper, slower; default 640)")
+    parser.add_argument("--motion", help="render this motion timeline (.json/.csv) instead of generating one")
+    parser.add_argument("--drive", metavar="VIDEO",
+                        help="a talking video whose captured motion the portrait performs")
+    parser.add_argument("--regions", type=_regions, default=None, metavar="LIST",
+                        help="with --drive: what comes from the video, any of head,expression,lips,eyes "
+                             "(default all); the rest follows the speech")
+    parser.add_argument("--drive-strength", type=finite_float, default=1.0,
+                        help="with --drive: scale of the video's motion (default 1)")
+    parser.add_argument("--face", type=int, default=1,
+                        help="with --drive: which face of the video, 1 = the largest (default 1)")
+    _add_motion_arguments(parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="talkingface", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -112,24 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("audio", nargs="?", help="speech: any audio FFmpeg reads, or a video's audio track "
                         "(with --drive: default the driving video's own soundtrack)")
     render.add_argument("-o", "--output", required=True, help="output .mp4 path")
-    render.add_argument("--size", type=int, default=512, help="side of the square head crop, px (default 512)")
-    render.add_argument("--full-frame", action="store_true",
-                        help="keep the whole portrait at its own resolution instead of the head crop")
-    render.add_argument("--work-size", type=int, default=640,
-                        help="with --full-frame: px at which the head region is re-rendered before it is "
-                             "pasted back (larger: sharper, slower; default 640)")
-    render.add_argument("--motion", help="render this motion timeline (.json/.csv) instead of generating one")
-    render.add_argument("--drive", metavar="VIDEO",
-                        help="a talking video whose captured motion the portrait performs")
-    render.add_argument("--regions", type=_regions, default=None, metavar="LIST",
-                        help="with --drive: what comes from the video, any of head,expression,lips,eyes "
-                             "(default all); the rest follows the speech")
-    render.add_argument("--drive-strength", type=finite_float, default=1.0,
-                        help="with --drive: scale of the video's motion (default 1)")
-    render.add_argument("--face", type=int, default=1,
-                        help="with --drive: which face of the video, 1 = the largest (default 1)")
     render.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    _add_motion_arguments(render)
+    add_render_arguments(render)
     render.set_defaults(run=_render)
     motion = commands.add_parser("motion", help="speech -> motion timeline file (no portrait needed)")
     motion.add_argument("audio", help="speech: any audio FFmpeg reads")
@@ -146,11 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
                          help="which face when several are present, 1 = the largest (default 1)")
     capture.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     capture.set_defaults(run=_capture)
+    from talkingface.batch.cli import add_batch_command
     from talkingface.evaluate.cli import add_eval_command
     from talkingface.server.cli import add_serve_command
 
     add_eval_command(commands)
     add_serve_command(commands)
+    add_batch_command(commands)
     return parser
 
 
@@ -163,8 +175,8 @@ def _options(args: argparse.Namespace, **extra):
                         keyframes=load_keyframes(args.keyframes) if args.keyframes else ())
     return AnimateOptions(fps=args.fps, transcript=_transcript(args.transcript), seed=args.seed,
                           articulation=args.articulation, head_motion=0.0 if args.still else args.head_motion,
-                          blink_rate=args.blink_rate, phonetic=not args.no_phonetic, controls=controls,
-                          max_audio_s=args.max_audio_seconds, **extra)
+                          blink_rate=args.blink_rate, phonetic=not args.no_phonetic, lips=args.lips,
+                          controls=controls, max_audio_s=args.max_audio_seconds, **extra)
 
 
 class _ProgressBar:
@@ -198,17 +210,23 @@ def _face_rank(value: int) -> int:
     return value - 1
 
 
-def _render(args: argparse.Namespace) -> int:
+def render_options(args: argparse.Namespace):
+    """AnimateOptions of the arguments added by add_render_arguments (reads --transcript/--keyframes files)."""
     from talkingface.motion.drive import REGIONS, DriveOptions
+
+    drive = DriveOptions(regions=args.regions or tuple(REGIONS), strength=args.drive_strength,
+                         face=_face_rank(args.face))
+    return _options(args, size=args.size, framing="full" if args.full_frame else "crop", work_size=args.work_size,
+                    drive=drive)
+
+
+def _render(args: argparse.Namespace) -> int:
     from talkingface.motion.io import load_motion
     from talkingface.pipeline import animate
 
     if args.audio is None and args.drive is None:
         raise TalkingFaceError("render: give the speech AUDIO (or --drive VIDEO to take it from)")
-    drive = DriveOptions(regions=args.regions or tuple(REGIONS), strength=args.drive_strength,
-                         face=_face_rank(args.face))
-    options = _options(args, size=args.size, framing="full" if args.full_frame else "crop",
-                       work_size=args.work_size, drive=drive)
+    options = render_options(args)
     given = load_motion(args.motion) if args.motion else None
     with _ProgressBar("rendering", "frame", args.quiet) as progress:
         result = animate(args.portrait, args.audio, args.output, options, motion=given, drive=args.drive,

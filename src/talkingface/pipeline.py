@@ -34,8 +34,8 @@ class AnimateOptions:
     fps: video frame rate; size: side of the square head crop in px; framing: "crop" or "full" (the
     whole portrait, only the head re-rendered); work_size: for "full", the px at which the head region is
     re-rendered before it is pasted back; transcript: what is said (improves lip timing);
-    seed: random seed of the performance; articulation, head_motion, blink_rate: see MotionOptions;
-    phonetic: recognise/align phones (False: acoustic lips only, faster, any language);
+    seed: random seed of the performance; articulation, head_motion, blink_rate, lips: see
+    MotionOptions; phonetic: recognise/align phones (False: acoustic lips only, faster, any language);
     controls: gaze direction, head distance, emotion, keyframes; drive: with a driving video, what it
     controls and how strongly (see motion.drive.DriveOptions); max_audio_s: longest accepted audio,
     seconds; max_image_pixels: largest accepted portrait.
@@ -51,6 +51,7 @@ class AnimateOptions:
     head_motion: float = 1.0
     blink_rate: float = 17.0
     phonetic: bool = True
+    lips: str = "learned"
     controls: Controls = field(default_factory=Controls)
     drive: DriveOptions = field(default_factory=DriveOptions)
     max_audio_s: float = 600.0
@@ -68,7 +69,7 @@ class AnimateOptions:
     def motion_options(self) -> MotionOptions:
         return MotionOptions(fps=self.fps, seed=self.seed, articulation=self.articulation,
                              head_motion=self.head_motion, blink_rate=self.blink_rate,
-                             controls=self.controls)
+                             controls=self.controls, lips=self.lips)
 
     def render_options(self) -> RenderOptions:
         return RenderOptions(size=self.size, framing=self.framing, work_size=self.work_size)

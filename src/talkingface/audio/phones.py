@@ -24,6 +24,10 @@ import pocketsphinx
 
 FRAME_RATE = 100  # pocketsphinx frames per second (frate)
 SIL = "SIL"
+PHONE_SET = (SIL,) + tuple(sorted("AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S "
+                                  "SH T TH UH UW V W Y Z ZH".split()))
+"""SIL and the 39 ARPAbet phones (no stress): the phone inventory of the learned lips' inputs."""
+PHONE_INDEX = {phone: index for index, phone in enumerate(PHONE_SET)}
 
 
 @dataclass(frozen=True)
@@ -280,6 +284,16 @@ def _read_alignment(alignment, offset_s: float) -> SpanResult:
             elif end > start:
                 phones.append(TimedPhone(name, start, end))
     return SpanResult(tuple(words), tuple(phones))
+
+
+def phone_indices(phones, frames: int, rate: float = 100.0) -> np.ndarray:
+    """Timed phones (objects with .phone, .start_s, .end_s) -> (frames,) int16 index into PHONE_SET per
+    frame of a `rate` grid, -1 where no phone is known (unrecognised or unaligned speech)."""
+    track = np.full(frames, -1, np.int16)
+    for phone in phones:
+        start, end = int(round(phone.start_s * rate)), int(round(phone.end_s * rate))
+        track[max(start, 0):min(end, frames)] = PHONE_INDEX.get(clean_phone(phone.phone), PHONE_INDEX[SIL])
+    return track
 
 
 def clean_phone(name: str) -> str:

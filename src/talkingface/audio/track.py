@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from talkingface.audio import features as F
+from talkingface.audio.acoustic import clip_features
 from talkingface.audio.align import transcribe
 from talkingface.audio.decode import SAMPLE_RATE, Audio
 from talkingface.audio.phones import SIL, TimedPhone, TimedWord
@@ -46,6 +47,9 @@ class AudioTrack:
         One per phone.
     transcript_source : str
         "recognized" (pocketsphinx words), "given" (aligned transcript) or "none" (acoustic only).
+    acoustic : np.ndarray, shape (T, len(audio.acoustic.FEATURE_NAMES)), float32, or None
+        The motion engine's features (loudness, voicing, spectral balance, log-mel bands) on the
+        same grid; None for tracks built without audio (tests).
     """
 
     duration_s: float
@@ -58,6 +62,7 @@ class AudioTrack:
     phones: tuple[TimedPhone, ...]
     visemes: tuple[TimedViseme, ...]
     transcript_source: str
+    acoustic: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
@@ -106,7 +111,8 @@ def analyse_audio(audio: Audio, *, transcript: str | None = None,
     return AudioTrack(
         duration_s=audio.duration_s, feature_rate=F.FEATURE_RATE, loudness_db=loud,
         voicing=(pitch > 0).astype(np.float32), pitch_hz=pitch, speech_activity=activity,
-        words=words, phones=phones, visemes=phones_to_visemes(phones), transcript_source=source)
+        words=words, phones=phones, visemes=phones_to_visemes(phones), transcript_source=source,
+        acoustic=clip_features(samples).astype(np.float32))
 
 
 def _check_args(audio: object, transcript: object, phonetic: object) -> None:

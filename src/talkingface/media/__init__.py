@@ -8,6 +8,7 @@ from talkingface.media.images import contact_sheet, image_from_array, load_image
 from talkingface.media.paths import atomic_output, check_input_file, check_output_path
 from talkingface.media.reader import (
     VideoInfo,
+    count_video_packets,
     iter_video_frames,
     probe_video,
     read_video,
@@ -22,6 +23,7 @@ __all__ = [
     "check_input_file",
     "check_output_path",
     "contact_sheet",
+    "count_video_packets",
     "image_from_array",
     "iter_video_frames",
     "load_image",

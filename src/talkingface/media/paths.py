@@ -7,6 +7,7 @@ same folder and rename it into place only when they finish.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import weakref
 from collections.abc import Iterator, Sequence
@@ -101,10 +102,24 @@ class AtomicFile:
         # a file never committed nor discarded (its owner vanished) is deleted when collected or at exit
         self._finalizer = weakref.finalize(self, _remove, self.temp)
 
+    @staticmethod
+    def _temp_name(path: Path, tag: str) -> Path:
+        return path.with_name(f".{path.name}.tmp-{tag}{path.suffix}")
+
+    @classmethod
+    def leftovers(cls, path: PathLike) -> list[Path]:
+        """Temporary files of ``path`` left by writers that were killed before they could clean up."""
+        path = Path(path)
+        pattern = re.compile(re.escape(cls._temp_name(path, "TAG").name).replace("TAG", "[0-9a-f]{8}"))
+        try:
+            return sorted(p for p in path.parent.iterdir() if pattern.fullmatch(p.name))
+        except OSError:  # the folder is missing or unreadable: nothing of ours is there
+            return []
+
     def _create_temp(self) -> Path:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
         for _ in range(100):
-            temp = self.path.with_name(f".{self.path.name}.tmp-{secrets.token_hex(4)}{self.path.suffix}")
+            temp = self._temp_name(self.path, secrets.token_hex(4))
             try:
                 os.close(os.open(temp, flags, 0o666))
             except FileExistsError:

@@ -79,6 +79,12 @@ def probe_video(path: PathLike) -> VideoInfo:
         )
 
 
+def count_video_packets(path: PathLike) -> int:
+    """Number of video packets (= frames for H.264 without B-frame tricks) found by reading the whole
+    file without decoding it; InputFileError if the data stops early or is corrupt."""
+    return _count_packets(check_input_file(path, "a video file"))[0]
+
+
 def iter_video_frames(path: PathLike) -> Iterator[tuple[float, np.ndarray]]:
     """Decode a video frame by frame.
 

@@ -23,7 +23,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -34,7 +34,9 @@ from talkingface.media.paths import check_input_file
 from talkingface.validation import number_problem
 
 PathLike = str | os.PathLike[str]
-ErrorType = type[InputFileError]
+ErrorType = Callable[[str, str], InputFileError]
+"""What to raise: ``error(source, problem)``, an InputFileError subclass or any callable making one
+(e.g. ``lambda source, problem: ManifestError(source, problem, row=3)``)."""
 
 
 @dataclass(frozen=True)

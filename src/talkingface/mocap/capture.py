@@ -25,11 +25,11 @@ from talkingface.errors import NoFaceError, OptionError
 from talkingface.face.topology import NUM_LANDMARKS
 from talkingface.media import iter_video_frames, probe_video
 from talkingface.mocap.calibrate import load_calibration
-from talkingface.mocap.fit import RigFitter
+from talkingface.mocap.fit import EXPRESSION_BOUNDS, RigFitter
 from talkingface.mocap.neutral import NEUTRAL_SAMPLES, estimate_neutral
 from talkingface.mocap.timeline import Gaps, constant_rate, fill_gaps, smooth
 from talkingface.mocap.tracker import FaceTracker
-from talkingface.motion.params import PARAMETERS, Motion
+from talkingface.motion.params import EXPRESSION_PARAMETERS, HEAD_PARAMETERS, PARAMETERS, Motion
 
 PathLike = str | os.PathLike[str]
 Progress = Callable[[int, int], None]
@@ -181,6 +181,7 @@ def capture_video(path: PathLike, options: CaptureOptions = CaptureOptions(), *,
         del points
     if options.calibrated:
         values = load_calibration().apply(values)
+    values = relative_to_rest(values, found)
     filled, gaps = fill_gaps(times, values, found, max_gap_s=options.max_gap_s)
     fps = _average_fps(times, info.fps)
     end_s = times[-1] + 1.0 / fps  # the last frame shows for one period
@@ -191,6 +192,23 @@ def capture_video(path: PathLike, options: CaptureOptions = CaptureOptions(), *,
     return CaptureResult(motion=motion, start_s=options.start_s, frames_read=len(times),
                          frames_with_face=int(found.sum()), gaps=gaps, faces_at_start=faces_at_start,
                          fit_error=error, neutral=neutral, source=source)
+
+
+REST_PERCENTILE = 20.0
+
+
+def relative_to_rest(values: np.ndarray, found: np.ndarray) -> np.ndarray:
+    """Expression coefficients (T, P) made relative to the face's resting level and put in their
+    bounds: each coefficient's REST_PERCENTILE-th percentile over the frames with a face becomes 0
+    (tracker noise, rectified by the fit's bounds, would otherwise leave every coefficient a little
+    on, e.g. wide eyes or raised brows on the driven portrait), then [0, 1] ([0, 1.2] for the jaw)."""
+    out = values.copy()
+    expression = slice(len(HEAD_PARAMETERS), len(PARAMETERS))
+    if found.any():
+        out[:, expression] -= np.percentile(values[found][:, expression], REST_PERCENTILE, axis=0)
+    upper = np.array([EXPRESSION_BOUNDS.get(name, (0.0, 1.0))[1] for name in EXPRESSION_PARAMETERS])
+    out[:, expression] = np.clip(out[:, expression], 0.0, upper)
+    return out
 
 
 def _average_fps(times: np.ndarray, declared: float) -> float:

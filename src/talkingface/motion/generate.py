@@ -7,10 +7,16 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from talkingface.audio.acoustic import FEATURE_NAMES
+from talkingface.audio.decode import SAMPLE_RATE
+from talkingface.audio.features import FLOOR_DB
 from talkingface.errors import OptionError
-from talkingface.motion import lips, performance
-from talkingface.motion.controls import Controls, apply_controls, gaze_offsets
+from talkingface.motion import lips
+from talkingface.motion.controls import Controls, apply_controls
 from talkingface.motion.drive import Override
+from talkingface.motion.engine import MotionEngine
+from talkingface.motion.model import load_model, model_inputs
+from talkingface.motion.options import StreamControls, StreamOptions
 from talkingface.motion.params import PARAMETER_INDEX, Motion
 from talkingface.validation import check_number
 
@@ -27,8 +33,11 @@ class MotionOptions:
     head_motion: float = 1.0
     blink_rate: float = 17.0
     controls: Controls = field(default_factory=Controls)
+    lips: str = "learned"
 
     def __post_init__(self) -> None:
+        if self.lips not in LIP_METHODS:
+            raise OptionError("lips", self.lips, f"must be one of {LIP_METHODS}")
         check_number("fps", self.fps, low=1.0, high=120.0)
         check_number("articulation", self.articulation, low=0.0, high=2.0)
         check_number("head_motion", self.head_motion, low=0.0, high=3.0)
@@ -36,6 +45,9 @@ class MotionOptions:
         check_number("seed", self.seed, low=0, high=2**63 - 1, integer=True)
         if not isinstance(self.controls, Controls):
             raise OptionError("controls", type(self.controls).__name__, "must be a Controls")
+
+
+LIP_METHODS = ("auto", "learned", "rules")
 
 
 def frame_count(duration_s: float, fps: float) -> int:
@@ -47,32 +59,46 @@ def generate_motion(track, options: MotionOptions = MotionOptions(), *, override
                     ) -> Motion:
     """Motion for an analysed audio track (talkingface.audio.AudioTrack).
 
-    override: values that replace the generated ones where its weight says (e.g. the parameters a
-    driving video controls, see motion.drive), blended in before the controls are applied."""
+    The motion engine (motion.engine, the same as live) gives the acoustic lips, head, blinks, gaze
+    and brows; offline, the lips then come from the words where they are known ("learned": the
+    phonetic model; "rules": visemes with coarticulation). override: values that replace the generated
+    ones where its weight says (e.g. the parameters a driving video controls, see motion.drive),
+    blended in before the controls are applied."""
     if track.loudness_db.size == 0:
         raise OptionError("track", f"{track.duration_s:g} s of audio", "is empty; there is nothing to animate")
     fps = options.fps
     frames = frame_count(track.duration_s, fps)
     times = np.arange(frames, dtype=np.float32) / fps
-    motion = Motion.neutral(frames, fps)
-    activity = _at_times(track.speech_activity, track.feature_rate, times)
-    _add_lips(motion.values, track, times, activity, options.articulation, fps)
-    rng = np.random.default_rng(options.seed)
-    emphasis = performance.speech_emphasis(track.loudness_db, track.pitch_hz, track.speech_activity,
-                                           track.feature_rate, times)
-    pose = performance.head_pose(rng, emphasis, activity, fps, expressiveness=options.head_motion)
-    for k, name in enumerate(("headYaw", "headPitch", "headRoll")):
-        motion.values[:, PARAMETER_INDEX[name]] = pose[:, k]
-    motion.values[:, PARAMETER_INDEX["headY"]] = 0.003 * np.sin(2 * np.pi * 0.25 * times)  # breathing
-    onsets = performance.blink_times(rng, track.duration_s, activity < 0.5, fps, rate_per_min=options.blink_rate)
-    blink = performance.blink_curve(onsets, times)
-    for side in ("Left", "Right"):
-        motion.values[:, PARAMETER_INDEX[f"eyeBlink{side}"]] = blink
-    saccades = performance.gaze(rng, frames, fps)  # (T, 2) right, up
-    motion.values[:] += gaze_offsets(saccades[:, 0], saccades[:, 1])
-    motion.values[:, PARAMETER_INDEX["browInnerUp"]] = performance.brows(emphasis, fps) * options.head_motion ** 0.5
-    values = override.apply(motion.values) if override is not None else motion.values
+    values = engine_motion(track, options)
+    if options.lips == "rules" or track.acoustic is None:
+        _add_lips(values, track, times, options.articulation)
+    elif track.phones and options.lips == "auto":
+        _add_rule_lips_where_phones(values, track, times, options.articulation)
+    elif track.phones:
+        _add_phonetic_lips(values, track, times, options.articulation)
+    values = override.apply(values) if override is not None else values
     return Motion(fps=fps, values=apply_controls(values, fps, options.controls))
+
+
+def engine_motion(track, options: MotionOptions) -> np.ndarray:
+    """(T, P) motion of the engine's offline run mode over a track: learned acoustic lips and the
+    performance, no controls (MotionEngine.run_features; live streaming gives the same frames)."""
+    stream = StreamOptions(fps=options.fps, seed=options.seed, blink_rate=options.blink_rate,
+                           controls=StreamControls(head_motion=options.head_motion,
+                                                   articulation=options.articulation))
+    samples = round(track.duration_s * SAMPLE_RATE)
+    frames = MotionEngine(stream).run_features(_engine_features(track), samples)
+    return np.stack([frame.params for frame in frames]).astype(np.float32)
+
+
+def _engine_features(track) -> np.ndarray:
+    """The track's engine features; for a track made without audio (tests), a stand-in with its
+    loudness, voicing and pitch and silent mel bands."""
+    if track.acoustic is not None:
+        return track.acoustic
+    features = np.full((track.n_frames, len(FEATURE_NAMES)), FLOOR_DB, np.float32)
+    features[:, 0], features[:, 1], features[:, 2] = track.loudness_db, track.voicing, track.pitch_hz
+    return features
 
 
 def fit_motion(motion: Motion, frames: int, fps: float) -> Motion:
@@ -89,10 +115,10 @@ def _at_times(curve: np.ndarray, rate: float, times: np.ndarray) -> np.ndarray:
     return np.interp(times, np.arange(len(curve)) / rate, curve).astype(np.float32)
 
 
-def _add_lips(values: np.ndarray, track, times: np.ndarray, activity: np.ndarray,
-              articulation: float, fps: float) -> None:
-    """Write the lip and jaw curves into values (T, P) in place."""
-    columns = lips.lip_columns()
+def rule_lips(track, times: np.ndarray) -> np.ndarray:
+    """The rule-based lip and jaw curves (T, len(lips.LIP_PARAMETERS)) at times (T,) s: visemes with
+    coarticulation, scaled by loudness; the voiced loudness drives the jaw where there are no phones;
+    the jaw settles within about 0.1 s once speech stops."""
     curves = lips.coarticulate(track.visemes, times)
     jaw = lips.LIP_PARAMETERS.index("jawOpen")
     curves[:, jaw] = lips.coarticulate(track.visemes, times, rate_scale=lips.JAW_RATE_SCALE)[:, jaw]
@@ -103,11 +129,47 @@ def _add_lips(values: np.ndarray, track, times: np.ndarray, activity: np.ndarray
     acoustic = _at_times(lips.acoustic_jaw(track.loudness_db, track.voicing, track.speech_activity),
                          track.feature_rate, times)
     curves[:, jaw] = covered * curves[:, jaw] + (1 - covered) * acoustic
-    # the jaw settles within about 0.1 s once speech stops (the slow jaw blend would linger)
-    speaking = np.clip(1.5 * gaussian_filter1d(activity, sigma=0.05 * fps), 0, 1)
-    curves[:, jaw] *= speaking
-    curves = gaussian_filter1d(curves, sigma=0.5, axis=0)  # no frame-to-frame popping
-    values[:, columns] = np.clip(curves * articulation, 0.0, 1.0)
+    curves[:, jaw] *= _speaking(track, times)
+    rate = 1.0 / float(np.median(np.diff(times))) if len(times) > 1 else 25.0
+    return gaussian_filter1d(curves, sigma=0.5 * rate / 25.0, axis=0)  # no frame-to-frame popping
+
+
+def _speaking(track, times: np.ndarray) -> np.ndarray:
+    """(T,) 1 in speech, 0 in silence: the lips settle within about 0.1 s once speech stops."""
+    activity = _at_times(track.speech_activity, track.feature_rate, times)
+    rate = 1.0 / float(np.median(np.diff(times))) if len(times) > 1 else 25.0
+    return np.clip(1.5 * gaussian_filter1d(activity, sigma=0.05 * rate), 0, 1)
+
+
+def _add_lips(values: np.ndarray, track, times: np.ndarray, articulation: float) -> None:
+    """Write the rule-based lip and jaw curves into values (T, P) in place."""
+    values[:, lips.lip_columns()] = np.clip(rule_lips(track, times) * articulation, 0.0, 1.0)
+
+
+def _add_rule_lips_where_phones(values: np.ndarray, track, times: np.ndarray, articulation: float) -> None:
+    """Where phones are known, replace the engine's acoustic lips in values (T, P) (in place) by the
+    rule-based ones, cross-faded at the edges of the recognised speech."""
+    _blend_where_phones(values, track, times, lips.lip_columns(),
+                        np.clip(rule_lips(track, times) * articulation, 0.0, 1.0))
+
+
+def _add_phonetic_lips(values: np.ndarray, track, times: np.ndarray, articulation: float) -> None:
+    """Where phones are known, replace the engine's acoustic lips in values (T, P) (in place) by the
+    phonetic model's: the rule curves of the words, corrected by what real speakers do with that
+    sound; cross-faded at the edges of the recognised speech."""
+    model = load_model("lips_phonetic")
+    grid = (np.arange(track.n_frames) + 0.5) / track.feature_rate
+    inputs = model_inputs(model.spec, track.acoustic, rule_lips(track, grid))
+    at = np.clip((times * track.feature_rate).astype(int), 0, track.n_frames - 1)
+    curves = np.maximum(model.predict(inputs, at), 0.0) * _speaking(track, times)[:, None]
+    curves = np.clip(gaussian_filter1d(curves, sigma=0.5, axis=0) * articulation, 0.0, 1.0)
+    _blend_where_phones(values, track, times, [PARAMETER_INDEX[name] for name in model.spec.outputs], curves)
+
+
+def _blend_where_phones(values: np.ndarray, track, times: np.ndarray, columns, curves: np.ndarray) -> None:
+    """values[:, columns] (in place) -> curves (T, len(columns)) where phones are known, cross-faded."""
+    covered = _phone_coverage(track.phones, times)[:, None]
+    values[:, columns] = covered * curves + (1 - covered) * values[:, columns]
 
 
 def _phone_coverage(phones, times: np.ndarray) -> np.ndarray:

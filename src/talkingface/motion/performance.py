@@ -1,108 +1,182 @@
-"""Everything but the lips: head motion, blinks, gaze and brows, seeded and driven by the speech.
+"""Everything but the lips: head motion, blinks, gaze and brows, one video frame at a time.
 
-All functions return curves sampled at the video frame rate; `rng` makes them deterministic for a
-seed and different across seeds.
+The same processes run offline (a whole clip) and live (a stream): every process is a
+recurrence with constant state, advanced once per frame: smooth Ornstein-Uhlenbeck noise for the
+head, a renewal process for blinks, fixations and saccades for the gaze. Random numbers come from
+per-channel generators seeded from one seed, and each step's draws depend only on the frames
+before it, so a seed and an audio give the same motion however the audio arrives. Speech only
+modulates these processes (more energy and nods while talking), so nothing freezes in silence and
+nothing jumps when speech resumes.
 """
 
 from __future__ import annotations
 
+import math
+from typing import NamedTuple
+
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
 BLINK_CLOSE_S, BLINK_HOLD_S, BLINK_OPEN_S = 0.08, 0.04, 0.15
+# slow drift and faster wobble (yaw, pitch, roll)
+_DRIFT_SIGMA_S = np.array([0.75, 0.62, 0.88])
+_DRIFT_DEG = np.array([2.6, 1.6, 1.8])
+_WOBBLE_SIGMA_S = np.array([0.22, 0.18, 0.28])
+_WOBBLE_DEG = np.array([1.0, 0.7, 0.8])
+_BLINK_REFRACTORY_S = 1.2
+_BREATH_HZ, _BREATH_AMPLITUDE = 0.25, 0.003
+_EMPHASIS_GAIN = 1.6  # per-frame emphasis peaks are brief; the nod and brow filters average them
 
 
-def smooth_noise(rng: np.random.Generator, frames: int, fps: float, period_s: float) -> np.ndarray:
-    """Band-limited noise (frames,) with unit expected standard deviation, features about period_s long.
+def _decay(dt: float, tau: float | np.ndarray) -> float | np.ndarray:
+    """Per-step factor of a first-order low-pass with time constant tau (0 -> no smoothing)."""
+    tau = np.asarray(tau, np.float64)
+    return np.where(tau > 0, np.exp(-dt / np.maximum(tau, 1e-9)), 0.0)
 
-    Scaled by the filter's theoretical gain (not by the sample's own spread, which would blow up a
-    clip much shorter than period_s into a huge excursion).
+
+class LowPass:
+    """``stages`` first-order low-passes in cascade (about Gaussian smoothing of width
+    ``sqrt(stages) * tau_s``), on (C,) channels, one step per frame; ``stages`` >= 2 gives smooth,
+    differentiable paths."""
+
+    def __init__(self, tau_s: np.ndarray | float, dt: float, stages: int, value: np.ndarray | float = 0.0) -> None:
+        self._alpha = 1.0 - _decay(dt, tau_s)
+        self._state = np.zeros((stages, np.size(tau_s))) + value
+
+    def step(self, x: np.ndarray | float) -> np.ndarray:
+        for stage in self._state:
+            stage += self._alpha * (x - stage)
+            x = stage
+        return x.copy()
+
+
+class SmoothNoise:
+    """Smooth Gaussian noise with unit variance: white noise through a 4-stage low-pass.
+
+    Parameters: rng; sigma_s (C,) the width of features in seconds (like Gaussian-filtered noise of
+    that sigma); dt step in seconds. ``step()`` returns the next (C,) values. The cascade is run
+    for a few time constants at construction so it starts in its stationary state.
     """
-    sigma = max(period_s * fps / 4, 0.5)
-    pad = int(4 * sigma) + 1
-    noise = gaussian_filter1d(rng.standard_normal(frames + 2 * pad), sigma=sigma)[pad:pad + frames]
-    gain = 1.0 / np.sqrt(2.0 * np.sqrt(np.pi) * sigma)  # std of unit white noise after the filter
-    return (noise / gain).astype(np.float32)
+
+    _STAGES = 4
+
+    def __init__(self, rng: np.random.Generator, sigma_s: np.ndarray, dt: float) -> None:
+        self._rng = rng
+        tau = np.asarray(sigma_s, np.float64) / np.sqrt(self._STAGES)
+        self._filter = LowPass(tau, dt, self._STAGES)
+        self._channels = tau.size
+        self._scale = 1.0 / np.sqrt(self._variance(tau, dt))
+        for _ in range(int(np.ceil(8 * self._STAGES * tau.max() / dt))):
+            self.step()
+
+    def _variance(self, tau: np.ndarray, dt: float) -> np.ndarray:
+        """Stationary variance of the cascade's output for unit white noise (from its impulse response)."""
+        probe = LowPass(tau, dt, self._STAGES)
+        steps = int(np.ceil(20 * self._STAGES * tau.max() / dt)) + 8
+        response = np.array([probe.step(np.ones(tau.size) if n == 0 else np.zeros(tau.size))
+                             for n in range(steps)])
+        return (response ** 2).sum(axis=0)
+
+    def step(self) -> np.ndarray:
+        return self._filter.step(self._rng.standard_normal(self._channels)) * self._scale
 
 
-def speech_emphasis(loudness_db: np.ndarray, pitch_hz: np.ndarray, activity: np.ndarray,
-                    feature_rate: float, times: np.ndarray) -> np.ndarray:
-    """Emphasis (T,) in [0, 1] at times (T,) s: rising loudness and pitch peaks inside speech."""
-    loud = gaussian_filter1d(loudness_db.astype(np.float32), sigma=3)
-    slope = np.gradient(loud) if loud.size > 1 else np.zeros_like(loud)  # one frame: no slope
-    onset = np.clip(slope * feature_rate / 60.0, 0, None)  # dB/s scaled
-    voiced = pitch_hz > 0
-    pitch = np.zeros_like(loud)
-    if voiced.sum() > 10:
-        log_pitch = np.log(np.where(voiced, pitch_hz, np.nan))
-        centred = (log_pitch - np.nanmedian(log_pitch)) / max(float(np.nanstd(log_pitch)), 1e-3)
-        pitch = np.clip(np.nan_to_num(centred), 0, None)
-    emphasis = gaussian_filter1d((onset + 0.5 * pitch) * activity, sigma=6)
-    emphasis = emphasis / max(float(np.percentile(emphasis, 98)), 1e-6)
-    index = np.clip(np.round(times * feature_rate).astype(int), 0, len(emphasis) - 1)
-    return np.clip(emphasis[index], 0, 1).astype(np.float32)
+class Blinks:
+    """Blink renewal process: gaps of 1.2 s + Gamma(2), occasional double blinks, and a blink
+    drawn forward to the start of a pause in speech. ``step(t, pause_started) -> closure in [0, 1]``.
+    """
+
+    def __init__(self, rng: np.random.Generator, rate_per_min: float) -> None:
+        self._rng = rng
+        self._mean_gap = 60.0 / rate_per_min if rate_per_min > 0 else math.inf
+        self._next = float(rng.uniform(0.3, min(self._mean_gap, 6.0))) if rate_per_min > 0 else math.inf
+        self._onsets = [-10.0, -10.0]  # the two latest onsets (a double blink overlaps)
+
+    def _gap(self) -> float:
+        return _BLINK_REFRACTORY_S + float(self._rng.gamma(2.0, max(self._mean_gap - _BLINK_REFRACTORY_S, 0.1) / 2))
+
+    def step(self, t: float, pause_started: bool) -> float:
+        if math.isinf(self._mean_gap):
+            return 0.0
+        if (pause_started and t - self._onsets[1] > _BLINK_REFRACTORY_S and self._next - t > 0.3
+                and self._rng.random() < 0.6):
+            self._next = t + 0.08
+        if t >= self._next:
+            self._onsets = [self._onsets[1], t]
+            double = self._rng.random() < 0.1
+            self._next = t + (0.35 if double else self._gap())
+        return max(_closure(t - onset) for onset in self._onsets)
 
 
-def head_pose(rng: np.random.Generator, emphasis: np.ndarray, activity: np.ndarray, fps: float,
-              *, expressiveness: float) -> np.ndarray:
-    """Head yaw, pitch, roll in degrees (T, 3): slow drift, plus nods and tilts on emphasis."""
-    frames = len(emphasis)
-    speaking = gaussian_filter1d(activity, sigma=fps * 0.5)
-    energy = 0.45 + 0.55 * speaking  # calmer in silence, never still
-    drift = np.stack([smooth_noise(rng, frames, fps, period) for period in (3.0, 2.5, 3.5)], axis=1)
-    wobble = np.stack([smooth_noise(rng, frames, fps, period) for period in (0.9, 0.7, 1.1)], axis=1)
-    beat = np.stack([smooth_noise(rng, frames, fps, period) for period in (0.35, 0.3, 0.4)], axis=1)
-    nod = gaussian_filter1d(emphasis, sigma=fps * 0.08)
-    pose = (drift * np.array([3.0, 1.8, 3.0]) + wobble * np.array([1.2, 0.8, 1.2]) * energy[:, None]
-            + beat * np.array([0.5, 0.45, 0.55]) * speaking[:, None])
-    pose[:, 1] += 3.0 * nod - 1.0 * float(nod.mean())
-    pose[:, 2] += 1.2 * nod * rng.choice([-1.0, 1.0])
-    return (pose * expressiveness).astype(np.float32)
+def _closure(rel: float) -> float:
+    """Lid closure rel seconds after a blink onset: fast close, short hold, slower opening."""
+    if rel < 0:
+        return 0.0
+    if rel < BLINK_CLOSE_S:
+        return rel / BLINK_CLOSE_S
+    return min(max(1.0 - (rel - BLINK_CLOSE_S - BLINK_HOLD_S) / BLINK_OPEN_S, 0.0), 1.0)
 
 
-def blink_times(rng: np.random.Generator, duration_s: float, pauses: np.ndarray, fps: float,
-                *, rate_per_min: float) -> list[float]:
-    """Blink onsets in seconds: a renewal process (refractory 1.2 s), likelier when speech pauses."""
-    if rate_per_min <= 0:
-        return []
-    mean_gap = 60.0 / rate_per_min
-    times: list[float] = []
-    t = float(rng.uniform(0.3, mean_gap))
-    while t < duration_s:
-        times.append(t)
-        if rng.random() < 0.1:  # occasional double blink
-            times.append(t + 0.35)
-        gap = 1.2 + rng.gamma(2.0, (mean_gap - 1.2) / 2.0)
-        upcoming = np.nonzero(pauses[int((t + 1.2) * fps):int((t + gap) * fps)])[0]
-        if upcoming.size and rng.random() < 0.6:  # move the blink to the start of a pause
-            gap = 1.2 + upcoming[0] / fps
-        t += gap
-    return [b for b in times if b < duration_s]
+class Gaze:
+    """Fixations held 0.8-3 s on the camera (80 %) or a little aside, with 1-2 frame saccades.
+    ``step(t) -> (right, up)`` offsets in [-0.6, 0.6]."""
+
+    def __init__(self, rng: np.random.Generator, dt: float) -> None:
+        self._rng = rng
+        self._alpha = 1.0 - float(_decay(dt, 0.035))
+        self._target = np.zeros(2)
+        self._current = np.zeros(2)
+        self._until = 0.0
+
+    def step(self, t: float) -> np.ndarray:
+        if t >= self._until:
+            spread = 0.08 if self._rng.random() < 0.8 else 0.3
+            self._target = np.clip(self._rng.normal(0.0, spread, size=2), -0.6, 0.6)
+            self._until = t + float(self._rng.uniform(0.8, 3.0))
+        self._current = self._current + self._alpha * (self._target - self._current)
+        return self._current
 
 
-def blink_curve(onsets: list[float], times: np.ndarray) -> np.ndarray:
-    """Lid closure (T,) in [0, 1] for blink onsets (s): fast close, short hold, slower opening."""
-    closure = np.zeros(len(times), np.float32)
-    for onset in onsets:
-        rel = times - onset
-        closing = np.clip(rel / BLINK_CLOSE_S, 0, 1)
-        opening = np.clip(1 - (rel - BLINK_CLOSE_S - BLINK_HOLD_S) / BLINK_OPEN_S, 0, 1)
-        closure = np.maximum(closure, np.where(rel < BLINK_CLOSE_S, closing, opening) * (rel >= 0))
-    return closure
+class PerformanceFrame(NamedTuple):
+    """One frame of performance: pose (3,) yaw/pitch/roll in degrees (before head_motion scaling);
+    head_y: breathing, face heights; blink: lid closure in [0, 1]; gaze (2,) (right, up) offsets;
+    brow: browInnerUp in [0, 0.6] (before scaling)."""
+
+    pose: np.ndarray
+    head_y: float
+    blink: float
+    gaze: np.ndarray
+    brow: float
 
 
-def gaze(rng: np.random.Generator, frames: int, fps: float) -> np.ndarray:
-    """Gaze offsets (T, 2) (right, up) in [-1, 1]: holds the camera with small saccades between fixations."""
-    offsets = np.zeros((frames, 2), np.float32)
-    t = 0
-    while t < frames:
-        hold = int(fps * rng.uniform(0.8, 3.0))
-        target = rng.normal(0.0, 0.08, size=2) if rng.random() < 0.8 else rng.normal(0.0, 0.3, size=2)
-        offsets[t:t + hold] = np.clip(target, -0.6, 0.6)
-        t += hold
-    return gaussian_filter1d(offsets, sigma=0.8, axis=0)  # saccades take a frame or two
+class CausalPerformance:
+    """Head pose, blinks, gaze and brows for one frame from the speech around it.
 
+    ``step(t, activity, emphasis) -> PerformanceFrame`` with t the frame time (s), activity and
+    emphasis in [0, 1] (motion.speech.SpeechTracker, mixed around the frame).
+    """
 
-def brows(emphasis: np.ndarray, fps: float) -> np.ndarray:
-    """browInnerUp (T,) raised with emphasis."""
-    return np.clip(0.5 * gaussian_filter1d(emphasis, sigma=fps * 0.1) ** 1.5, 0, 0.6).astype(np.float32)
+    def __init__(self, seed: int, fps: float, blink_rate: float) -> None:
+        head, blink, gaze, extra = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
+        dt = 1.0 / fps
+        # drift (yaw, pitch, roll) and wobble (yaw, pitch, roll) in one 6-channel process
+        self._head = SmoothNoise(head, np.concatenate([_DRIFT_SIGMA_S, _WOBBLE_SIGMA_S]), dt)
+        self._blinks = Blinks(blink, blink_rate)
+        self._gaze = Gaze(gaze, dt)
+        self._roll_sign = float(extra.choice([-1.0, 1.0]))
+        # speech energy, nod and brow followers: 3 channels, 3 stages each
+        self._speech = LowPass(np.array([0.2, 0.04, 0.05]), dt, 3)
+        self._was_active = False
+
+    def step(self, t: float, activity: float, emphasis: float) -> PerformanceFrame:
+        emphasis = min(_EMPHASIS_GAIN * emphasis, 1.0)
+        energy, nod, brow = self._speech.step(np.array([activity, emphasis, emphasis])).tolist()
+        noise = self._head.step()
+        pose = noise[:3] * _DRIFT_DEG + noise[3:] * _WOBBLE_DEG * (0.45 + 0.55 * energy)
+        pose[1] += 3.0 * nod
+        pose[2] += 1.2 * nod * self._roll_sign
+        active = activity > 0.5
+        blink = self._blinks.step(t, pause_started=self._was_active and not active)
+        self._was_active = active
+        return PerformanceFrame(pose=pose, head_y=_BREATH_AMPLITUDE * math.sin(2 * math.pi * _BREATH_HZ * t),
+                                blink=blink, gaze=self._gaze.step(t),
+                                brow=min(0.5 * max(brow, 0.0) ** 1.5, 0.6))

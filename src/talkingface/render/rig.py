@@ -219,7 +219,7 @@ def _jaw_weights(rest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     axis = (left[:2] - right[:2]) / max(mouth_width, 1e-6)
     normal = np.array([-axis[1], axis[0]])  # points down the face for an upright head
     below = (rest[:, :2] - right[:2]) @ normal
-    weight = 1.0 / (1.0 + np.exp(-below / (0.12 * mouth_width)))
+    weight = 1.0 / (1.0 + np.exp(np.clip(-below / (0.12 * mouth_width), -60.0, 60.0)))
     # far out on the cheeks, skin barely follows the jaw
     centre = 0.5 * (left[:2] + right[:2])
     sideways = np.abs((rest[:, :2] - centre) @ axis) / mouth_width

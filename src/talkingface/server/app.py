@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, JSONResponse
@@ -43,7 +44,7 @@ from talkingface.motion.controls import EMOTIONS, Controls
 from talkingface.motion.drive import DriveOptions
 from talkingface.motion.io import motion_document
 from talkingface.pipeline import AnimateOptions
-from talkingface.server.jobs import InvalidJobId, JobInfo, JobManager, QueueFullError, UnknownJob
+from talkingface.server.jobs import InvalidJobId, JobInfo, JobManager, QueueFullError, UnknownJob, render_here
 from talkingface.server.limits import BodyLimitMiddleware, SameOriginMiddleware
 from talkingface.server.live import CLOSE_BUSY, CLOSE_POLICY, CLOSE_UNKNOWN_PORTRAIT, LiveConnection, live_params
 from talkingface.server.portraits import PortraitInfo, PortraitStore, UnknownPortrait
@@ -83,6 +84,7 @@ class ServerState:
     slots: Slots
     live_executor: ThreadPoolExecutor
     owns_root: bool
+    ray_renderer: Any = None  # talkingface.batch.remote.RayRenderer when jobs render on Ray
 
 
 # --------------------------------------------------------------------------------- response models
@@ -150,16 +152,25 @@ def _start(settings: ServerSettings) -> ServerState:
     owns_root = settings.data_dir is None
     root = Path(tempfile.mkdtemp(prefix="talkingface-server-")) if owns_root else settings.data_dir
     prepare_data_dir(root)
+    ray_renderer = None
+    if settings.ray_address is not None:
+        from talkingface.batch.remote import RayRenderer
+
+        ray_renderer = RayRenderer(settings.ray_address)
     jobs = JobManager(root / "jobs", workers=settings.job_workers, max_queued=settings.max_queued_jobs,
-                      max_kept=settings.max_jobs_kept, ttl_s=settings.job_ttl_s)
+                      max_kept=settings.max_jobs_kept, ttl_s=settings.job_ttl_s,
+                      render=ray_renderer if ray_renderer is not None else render_here)
     portraits = PortraitStore(settings.max_portraits, settings.examples_dir, settings.max_image_pixels)
     executor = ThreadPoolExecutor(max_workers=max(2, settings.max_sessions), thread_name_prefix="talkingface-live")
     return ServerState(settings=settings, root=root, jobs=jobs, portraits=portraits,
-                       slots=Slots(settings.max_sessions), live_executor=executor, owns_root=owns_root)
+                       slots=Slots(settings.max_sessions), live_executor=executor, owns_root=owns_root,
+                       ray_renderer=ray_renderer)
 
 
 def _stop(state: ServerState) -> None:
     state.jobs.shutdown()
+    if state.ray_renderer is not None:
+        state.ray_renderer.close()
     state.live_executor.shutdown(wait=False, cancel_futures=True)
     shutil.rmtree(state.root / "uploads", ignore_errors=True)
     if state.owns_root:

@@ -36,6 +36,8 @@ def add_serve_command(commands: argparse._SubParsersAction) -> argparse.Argument
                             "the --host address (repeatable), e.g. the reverse proxy's public name")
     serve.add_argument("--ssl-certfile", help="serve HTTPS/WSS with this certificate chain (PEM)")
     serve.add_argument("--ssl-keyfile", help="... and this private key (PEM)")
+    serve.add_argument("--ray-address", metavar="HOST:PORT|auto",
+                       help="render jobs on this Ray cluster (pip install 'talkingface[ray]')")
     serve.set_defaults(run=run_serve)
     return serve
 
@@ -57,7 +59,8 @@ def run_serve(args: argparse.Namespace) -> int:
                               max_upload_bytes=max(1, int(args.max_upload_mb * 1024 * 1024)),
                               max_audio_s=args.max_audio_seconds, token=token,
                               insecure_no_token=args.insecure_no_token, allowed_hosts=tuple(args.allowed_host),
-                              ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile)
+                              ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
+                              ray_address=args.ray_address)
     for path in (settings.ssl_certfile, settings.ssl_keyfile):
         if path is not None:
             check_input_file(path, "a PEM file")

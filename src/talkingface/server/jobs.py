@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,8 @@ from talkingface.face.avatar import Avatar
 from talkingface.pipeline import AnimateOptions, animate
 
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+Render = Callable[[Avatar, Path | None, Path, AnimateOptions, Callable[[int, int], None], Path | None], float]
+"""(avatar, audio, output, options, progress, driving video) -> duration of the video written, s."""
 STATES = ("queued", "running", "done", "failed", "cancelled")
 VIDEO_NAME = "video.mp4"
 
@@ -93,15 +96,24 @@ def check_job_id(job_id: str) -> str:
     return job_id
 
 
+def render_here(avatar: Avatar, audio: Path | None, output: Path, options: AnimateOptions,
+                progress: Callable[[int, int], None], drive: Path | None = None) -> float:
+    """The default Render: in this process (talkingface.batch.remote.RayRenderer renders on Ray)."""
+    return animate(avatar, audio, output, options, drive=drive, progress=progress).duration_s
+
+
 class JobManager:
     """Queue, run, report, cancel and clean up render jobs.
 
     root: folder of the job folders (created); workers: renders at once; max_queued: jobs waiting
-    beyond those running; max_kept: finished jobs kept; ttl_s: how long a finished job is kept.
+    beyond those running; max_kept: finished jobs kept; ttl_s: how long a finished job is kept;
+    render: what runs one job (default: in this process).
     """
 
-    def __init__(self, root: Path, *, workers: int, max_queued: int, max_kept: int, ttl_s: float) -> None:
+    def __init__(self, root: Path, *, workers: int, max_queued: int, max_kept: int, ttl_s: float,
+                 render: Render = render_here) -> None:
         self.root = Path(root)
+        self._render = render
         self.root.mkdir(parents=True, exist_ok=True)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="talkingface-job")
         self._capacity = workers + max_queued
@@ -231,13 +243,13 @@ class JobManager:
                 raise JobCancelled(f"job {job.id} cancelled")
 
         try:
-            result = animate(avatar, audio, job.folder / VIDEO_NAME, job.options, drive=drive, progress=progress)
+            duration_s = self._render(avatar, audio, job.folder / VIDEO_NAME, job.options, progress, drive)
         except JobCancelled:
             self._finish(job, "cancelled")
         except Exception as error:  # noqa: BLE001 - any failure is reported on the job, not raised
             self._finish(job, "failed", f"{type(error).__name__}: {error}")
         else:
-            job.duration_s = result.duration_s
+            job.duration_s = duration_s
             self._finish(job, "done")
         finally:
             for upload in (audio, drive):

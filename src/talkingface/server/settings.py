@@ -69,6 +69,8 @@ class ServerSettings:
     this time plus 1 s per 64 KiB declared -> 408.
     max_connections: open connections at once (uvicorn's limit_concurrency) -> 503 above.
     ssl_certfile, ssl_keyfile: serve HTTPS/WSS with this certificate chain and key (PEM).
+    ray_address: render jobs on this Ray cluster ("auto" or HOST:PORT; needs the ``ray`` extra)
+    instead of in this process; None: here.
     """
 
     host: str = "127.0.0.1"
@@ -96,6 +98,7 @@ class ServerSettings:
     max_connections: int = 100
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
+    ray_address: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.host, str) or not self.host or len(self.host) > 255:
@@ -121,6 +124,8 @@ class ServerSettings:
         _positive("header_timeout_s", self.header_timeout_s)
         _positive("body_timeout_s", self.body_timeout_s)
         _positive_int("max_connections", self.max_connections, 100_000)
+        if self.ray_address is not None and (not isinstance(self.ray_address, str) or not self.ray_address.strip()):
+            raise OptionError("ray_address", self.ray_address, 'must be "auto" or HOST:PORT')
         self._check_network()
 
     def _check_network(self) -> None:

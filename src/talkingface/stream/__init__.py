@@ -11,13 +11,14 @@
     for frame in session.flush():              # at the end
         show(frame.image, frame.pts_s)
 
-Modules: ``options`` (StreamOptions, StreamControls), ``resample`` (streaming resampler),
-``features`` (causal 10 ms features), ``lips`` (acoustic lips), ``performance`` (causal head,
-blinks, gaze), ``engine`` (MotionStream: motion only), ``session`` (StreamSession: + rendering).
+The motion comes from ``talkingface.motion.engine.MotionEngine`` in its live run mode (exported
+here as ``MotionStream``): the same engine, models and processes as offline rendering.
+``session`` (StreamSession) adds the renderer; this package has no models of its own.
 """
 
-from talkingface.stream.engine import MotionFrame, MotionStream, to_mono_float
-from talkingface.stream.options import StreamControls, StreamError, StreamOptions
+from talkingface.motion.engine import MotionEngine as MotionStream
+from talkingface.motion.engine import MotionFrame, to_mono_float
+from talkingface.motion.options import StreamControls, StreamError, StreamOptions
 from talkingface.stream.session import StreamFrame, StreamSession
 
 __all__ = ["MotionFrame", "MotionStream", "StreamControls", "StreamError", "StreamFrame",

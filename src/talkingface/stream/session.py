@@ -1,4 +1,4 @@
-"""``StreamSession``: a MotionStream plus a Renderer of one prepared portrait."""
+"""``StreamSession``: the motion engine (live run mode) plus a Renderer of one prepared portrait."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 from talkingface.errors import OptionError
 from talkingface.face.avatar import Avatar
 from talkingface.render.renderer import Renderer, RenderOptions
-from talkingface.stream.engine import MotionFrame, MotionStream
-from talkingface.stream.options import StreamControls, StreamOptions
+from talkingface.motion.engine import MotionEngine, MotionFrame
+from talkingface.motion.options import StreamControls, StreamOptions
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,8 @@ class StreamFrame:
 
 
 class StreamSession:
-    """Live talking head of one portrait: push audio chunks, get rendered frames.
+    """Live talking head of one portrait: push audio chunks, get rendered frames (the motion engine
+    in its live run mode, plus a renderer).
 
     ``push`` renders every frame it completes. A caller that must skip frames to keep up (a server
     under load) can use ``motion.push`` and render only the frames it will show, with ``render``.
@@ -37,7 +38,7 @@ class StreamSession:
         if not isinstance(avatar, Avatar):
             raise OptionError("avatar", type(avatar).__name__, "must be an Avatar (use prepare_avatar)")
         self.options = options
-        self.motion = MotionStream(options)
+        self.motion = MotionEngine(options)
         self.renderer = Renderer(avatar, RenderOptions(size=options.size))
 
     @property
@@ -45,11 +46,11 @@ class StreamSession:
         return self.motion.controls
 
     def set_controls(self, controls: StreamControls | None = None, **changes: object) -> StreamControls:
-        """See ``MotionStream.set_controls``."""
+        """See ``MotionEngine.set_controls``."""
         return self.motion.set_controls(controls, **changes)
 
     def push(self, samples: np.ndarray | bytes, sample_rate: int | None = None) -> list[StreamFrame]:
-        """Add an audio chunk (see ``MotionStream.push``); returns the rendered frames it completed."""
+        """Add an audio chunk (see ``MotionEngine.push``); returns the rendered frames it completed."""
         return [self.render(frame) for frame in self.motion.push(samples, sample_rate)]
 
     def push_silence(self, seconds: float) -> list[StreamFrame]:

@@ -59,7 +59,7 @@ class StreamControls:
 class StreamOptions:
     """How a streaming session turns audio into frames.
 
-    fps: frame rate of the output (1-60); size: side of the square head crop in px (64-4096);
+    fps: frame rate of the output (1-120); size: side of the square head crop in px (64-4096);
     lookahead_s: audio after a frame's time the lips may look at (0-0.5 s); it is the main part
     of the latency; sample_rate: rate of the pushed audio in Hz (resampled to 16 kHz when
     different); seed: random seed of head motion, blinks and gaze (same seed + same audio = same
@@ -75,7 +75,7 @@ class StreamOptions:
     controls: StreamControls = field(default_factory=StreamControls)
 
     def __post_init__(self) -> None:
-        _number("fps", self.fps, 1.0, 60.0, " frames/s")
+        _number("fps", self.fps, 1.0, 120.0, " frames/s")
         if isinstance(self.size, bool) or not isinstance(self.size, int) or not 64 <= self.size <= 4096:
             raise OptionError("size", self.size, "must be a whole number of px between 64 and 4096")
         _number("lookahead_s", self.lookahead_s, 0.0, MAX_LOOKAHEAD_S, " s")

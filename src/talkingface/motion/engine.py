@@ -1,14 +1,20 @@
-"""``MotionStream``: audio chunks in, motion-parameter frames out, with bounded look-ahead.
+"""The motion engine: audio in, motion-parameter frames out; one engine, two run modes.
 
-Pipeline per pushed chunk::
+Live, audio arrives in chunks (``push``) and each frame leaves as soon as its look-ahead has arrived;
+offline, a whole clip's features go through the same code at once (``run_features``). Per 10 ms
+feature frame (``audio.acoustic``: exact for any chunking)::
 
-    samples -> (resample to 16 kHz) -> FeatureExtractor (10 ms frames, exact for any chunking)
-            -> AcousticLips (lip targets, activity, emphasis per 10 ms) -> ring buffer
-    video frame k (time t = k / fps), once the audio up to t + lookahead has arrived:
-            lips = Gaussian-weighted mean of the targets within [t - 60 ms, t + lookahead]
-            -> CausalPerformance (head, blinks, gaze, brows) -> smoothed controls -> params (P,)
+    samples -> (resample to 16 kHz) -> FeatureExtractor -> SpeechTracker (activity, emphasis)
+                                                        -> MelNormaliser (log-mel, causal) -> ring
+    video frame k (time t = k / fps), once the audio up to t + look-ahead has arrived:
+        lips   = the learned acoustic model (motion.model, "lips_acoustic") on the window around t,
+                 closed in silence
+        speech = Gaussian-weighted activity and emphasis within [t - 60 ms, t + look-ahead]
+        -> CausalPerformance (head, blinks, gaze, brows) -> smoothed controls -> params (P,)
 
-State is a few fixed-size arrays, so memory stays constant however long the stream runs.
+The look-ahead is at least the lips model's own (60 ms). State is a few fixed-size arrays, so memory
+stays constant however long the stream runs, and the frames depend only on the audio, the options
+and the controls, never on how the audio was chunked or whether it came live or as a file.
 """
 
 from __future__ import annotations
@@ -18,20 +24,22 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from talkingface.audio.acoustic import MEL, REACH, FeatureBlock, FeatureExtractor, MelNormaliser
 from talkingface.audio.features import FEATURE_RATE, HOP
+from talkingface.audio.resample import StreamResampler
 from talkingface.errors import OptionError
 from talkingface.motion.controls import EMOTIONS, UNBOUNDED, emotion_offsets, gaze_offsets
-from talkingface.motion.lips import lip_columns
+from talkingface.motion.model import load_model
+from talkingface.motion.options import StreamControls, StreamError, StreamOptions
 from talkingface.motion.params import PARAMETER_INDEX, PARAMETERS
-from talkingface.stream.features import FeatureExtractor
-from talkingface.stream.lips import ACTIVITY, EMPHASIS, TARGET_COLUMNS, AcousticLips
-from talkingface.stream.options import StreamControls, StreamError, StreamOptions
-from talkingface.stream.performance import CausalPerformance
-from talkingface.stream.resample import StreamResampler
+from talkingface.motion.performance import CausalPerformance
+from talkingface.motion.speech import ACTIVITY, EMPHASIS, SpeechTracker
 
 SAMPLE_RATE = 16000
-_LIP_SIGMA_S = 0.02  # temporal smoothing of the lips (Gaussian sigma)
-_PAST_S = 3 * _LIP_SIGMA_S
+LIPS_MODEL = "lips_acoustic"
+_SPEECH_SIGMA_S = 0.02  # temporal smoothing of activity and emphasis (Gaussian sigma)
+_PAST_S = 3 * _SPEECH_SIGMA_S
+_GATE_TAU_S = 0.05  # time constant of the lips' speech gate
 _BOUNDED = np.array([name not in UNBOUNDED for name in PARAMETERS])
 _MAX_BLOCK = SAMPLE_RATE  # samples processed at once (bounds temporary memory for huge pushes)
 _POSE = np.array([PARAMETER_INDEX[n] for n in ("headYaw", "headPitch", "headRoll")])
@@ -106,18 +114,20 @@ def _control_vector(controls: StreamControls) -> np.ndarray:
     return np.array([controls.head_motion, controls.articulation, controls.head_distance, *controls.gaze])
 
 
-class MotionStream:
-    """Streaming motion generator for one speaker; no rendering.
+class MotionEngine:
+    """Motion for one speaker from audio; no rendering.
 
-        stream = MotionStream(StreamOptions(fps=25, lookahead_s=0.06))
-        for chunk in chunks:              # any sizes; float32 or int16 PCM at options.sample_rate
-            for frame in stream.push(chunk):
+        engine = MotionEngine(StreamOptions(fps=25, lookahead_s=0.06))
+        for chunk in chunks:              # live: any sizes; float32 or int16 PCM at options.sample_rate
+            for frame in engine.push(chunk):
                 use(frame.params)         # (P,) float32, frame.pts_s seconds
-        last = stream.flush()             # the frames up to the end of the audio
+        last = engine.flush()             # the frames up to the end of the audio
 
-    Frame ``k`` is emitted as soon as the audio up to ``k / fps + lookahead_s`` (+ 7.5 ms of
-    analysis window) has been pushed. The frames depend only on the audio, the options and the
-    controls (set at the same audio positions), not on the chunk sizes.
+        frames = MotionEngine(options).run_features(track.acoustic, samples)   # offline, same frames
+
+    Frame ``k`` is emitted as soon as the audio up to ``k / fps + lookahead`` (+ 7.5 ms of analysis
+    window) has been pushed. The frames depend only on the audio, the options and the controls (set
+    at the same audio positions), not on the chunk sizes.
     """
 
     def __init__(self, options: StreamOptions | None = None) -> None:
@@ -129,15 +139,23 @@ class MotionStream:
         self._resampler = (None if options.sample_rate == SAMPLE_RATE
                            else StreamResampler(options.sample_rate, SAMPLE_RATE))
         self._features = FeatureExtractor()
-        self._lips = AcousticLips()
+        self._tracker = SpeechTracker()
+        self._normaliser = MelNormaliser()
+        self._lips = load_model(LIPS_MODEL)
+        self._lookahead_s = max(options.lookahead_s, self._lips.spec.lookahead_s)
         self._performance = CausalPerformance(options.seed, options.fps, options.blink_rate)
-        past = math.ceil(_PAST_S * FEATURE_RATE) + 1
-        ahead = math.ceil(options.lookahead_s * FEATURE_RATE) + 1
-        self._ring = np.zeros((past + ahead + 4, TARGET_COLUMNS), np.float64)
+        past = max(math.ceil(_PAST_S * FEATURE_RATE), self._lips.spec.past) + 1
+        ahead = math.ceil(self._lookahead_s * FEATURE_RATE) + 1
+        size = past + ahead + 4
+        self._speech = np.zeros((size, 2), np.float64)  # activity, emphasis per feature frame
+        self._mel = np.zeros((size, self._lips.spec.mel), np.float32)  # normalised log-mel
+        self._features_done = 0  # feature frames in the rings
+        self._end_feature: int | None = None  # at the end: the last feature frame of the audio
         self._controls = options.controls
         self._numeric = _Smoothed(_control_vector(options.controls))
         self._expression = _Smoothed(self._emotion_target(options.controls))
-        self._lip_columns = lip_columns()
+        self._lip_columns = np.array([PARAMETER_INDEX[name] for name in self._lips.spec.outputs])
+        self._speaking = 0.0  # the lips' gate: 1 in speech, 0 in silence, smoothed
         self._next_frame = 0
         self._closed = False
 
@@ -158,9 +176,15 @@ class MotionStream:
         return self._next_frame
 
     @property
+    def lookahead_s(self) -> float:
+        """Audio after a frame's time that the frame uses: options.lookahead_s, or the lips model's
+        own look-ahead if that is longer, seconds."""
+        return self._lookahead_s
+
+    @property
     def latency_s(self) -> float:
         """Audio a frame waits for beyond its own time: look-ahead + analysis window, seconds."""
-        return self.options.lookahead_s + (HOP // 2 + 200) / SAMPLE_RATE - 0.5 / FEATURE_RATE
+        return self._lookahead_s + (HOP // 2 + 200) / SAMPLE_RATE - 0.5 / FEATURE_RATE
 
     def set_controls(self, controls: StreamControls | None = None, **changes: object) -> StreamControls:
         """Change the controls from the next frame on (smoothly, over ``transition_s``).
@@ -212,20 +236,27 @@ class MotionStream:
     def flush(self) -> list[MotionFrame]:
         """End of the audio: the remaining frames, ``max(1, round(duration * fps))`` frames in all.
 
-        The audio is followed by silence for the look-ahead. The stream is then closed: further
-        pushes raise StreamError.
+        The last feature frames are completed as a whole clip's are (``audio.acoustic.clip_features``)
+        and windows reaching past the audio's end repeat its last frame. The stream is then closed:
+        further pushes raise StreamError.
         """
         if self._closed:
             return []
         frames = self._advance(self._resampler.flush()) if self._resampler is not None else []
         received = self.samples_received
-        total = max(1, round(received / SAMPLE_RATE * self.options.fps))
-        if total > self._next_frame:
-            needed = self._features.samples_needed(self._last_feature(total - 1))
-            pad = np.zeros(max(0, needed - received), np.float32)
-            frames += self._advance(pad, ready_cap=received)
-        self._closed = True
-        return [frame for frame in frames if frame.index < total]
+        block = self._features.push(np.zeros(REACH, np.float32))
+        count = -(-received // HOP)  # the audio's feature frames
+        keep = max(0, min(len(block.values), count - block.first))
+        frames += self._consume(FeatureBlock(block.first, block.values[:keep]), received)
+        return frames + self._finish(received)
+
+    def run_features(self, features: np.ndarray, samples: int) -> list[MotionFrame]:
+        """Offline run mode: every frame of a clip from its features (T, F) (``audio.acoustic.
+        clip_features`` of its `samples` 16 kHz samples); the same frames as pushing the clip's audio
+        and flushing. The engine is then closed."""
+        if self._closed or self.samples_received or self._features_done:
+            raise StreamError("run_features needs a new engine")
+        return self._consume(FeatureBlock(0, np.asarray(features, np.float64)), samples) + self._finish(samples)
 
     # ------------------------------------------------------------------------------ internals
 
@@ -238,50 +269,80 @@ class MotionStream:
     def _frame_time(self, k: int) -> float:
         return k / self.options.fps
 
-    def _last_feature(self, k: int) -> int:
-        """Index of the last feature frame (centre <= t + lookahead) that video frame k uses."""
-        return math.floor((self._frame_time(k) + self.options.lookahead_s) * FEATURE_RATE - 0.5 + 1e-9)
+    def _centre(self, k: int) -> int:
+        """Feature frame at video frame k's time (the lips model's window is centred there)."""
+        return math.floor(self._frame_time(k) * FEATURE_RATE + 1e-9)
 
-    def _advance(self, samples: np.ndarray, ready_cap: int | None = None) -> list[MotionFrame]:
+    def _last_feature(self, k: int) -> int:
+        """Index of the last feature frame that video frame k uses (look-ahead, lips window)."""
+        ahead = math.floor((self._frame_time(k) + self._lookahead_s) * FEATURE_RATE - 0.5 + 1e-9)
+        return max(ahead, self._centre(k) + self._lips.spec.future)
+
+    def _advance(self, samples: np.ndarray) -> list[MotionFrame]:
         """Feed 16 kHz samples; make every video frame whose look-ahead is now complete."""
-        block = self._features.push(samples)
-        received = self.samples_received if ready_cap is None else min(ready_cap, self.samples_received)
+        return self._consume(self._features.push(samples), self.samples_received)
+
+    def _consume(self, block: FeatureBlock, received: int) -> list[MotionFrame]:
+        """Add feature frames to the rings; make every video frame whose features are all there."""
         frames = []
         if block.values.shape[0]:
-            targets = self._lips.step_block(block.values)
-            size = self._ring.shape[0]
-            for offset, row in enumerate(targets):  # the ring holds only the frames in use
+            speech = self._tracker.step_block(block.values)
+            mel = self._normaliser.step(block.values[:, MEL])[:, :self._lips.spec.mel]
+            size = self._speech.shape[0]
+            for offset in range(block.values.shape[0]):  # the rings hold only the frames in use
                 feature = block.first + offset
-                self._ring[feature % size] = row
+                self._speech[feature % size] = speech[offset]
+                self._mel[feature % size] = mel[offset]
+                self._features_done = feature + 1
                 while self._last_feature(self._next_frame) <= feature:
                     frames.append(self._make_frame(self._next_frame, received / SAMPLE_RATE))
                     self._next_frame += 1
         return frames
 
-    def _window(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Ring rows and normalised Gaussian weights of the feature frames around video frame k."""
+    def _finish(self, received: int) -> list[MotionFrame]:
+        """The frames left at the end of the audio, with windows held at its last feature frame."""
+        total = max(1, round(received / SAMPLE_RATE * self.options.fps))
+        self._end_feature = max(self._features_done - 1, 0)
+        frames = []
+        while self._next_frame < total:
+            frames.append(self._make_frame(self._next_frame, received / SAMPLE_RATE))
+            self._next_frame += 1
+        self._closed = True
+        return frames
+
+    def _rows(self, index: np.ndarray) -> np.ndarray:
+        """Ring rows of feature frames (clamped to the audio's first and, at the end, last frame)."""
+        top = self._features_done - 1 if self._end_feature is None else self._end_feature
+        return np.clip(index, 0, max(top, 0)) % self._speech.shape[0]
+
+    def _speech_mix(self, k: int) -> np.ndarray:
+        """Activity and emphasis around video frame k: Gaussian-weighted over [t - 60 ms, look-ahead]."""
         t = self._frame_time(k)
-        last = self._last_feature(k)
-        first = max(0, math.ceil((t - _PAST_S) * FEATURE_RATE - 0.5))
-        first = min(first, last)
+        last = min(self._last_feature(k), self._features_done - 1)
+        first = min(max(0, math.ceil((t - _PAST_S) * FEATURE_RATE - 0.5)), last)
         index = np.arange(first, last + 1)
-        centres = (index + 0.5) / FEATURE_RATE
-        weights = np.exp(-0.5 * ((centres - t) / _LIP_SIGMA_S) ** 2)
-        weights[index < 0] = 0.0
+        weights = np.exp(-0.5 * (((index + 0.5) / FEATURE_RATE - t) / _SPEECH_SIGMA_S) ** 2)
         total = weights.sum()
-        weights = weights / total if total > 0 else np.full(index.size, 1.0 / index.size)
-        return index % self._ring.shape[0], weights
+        weights = weights / total if total > 0 else np.full(index.size, 1.0 / max(index.size, 1))
+        return weights @ self._speech[self._rows(index)]
+
+    def _lip_values(self, k: int) -> np.ndarray:
+        """The learned acoustic lips (outputs of the model) at video frame k."""
+        spec = self._lips.spec
+        window = self._mel[self._rows(self._centre(k) + spec.offsets)]
+        return self._lips.predict_window(window)
 
     def _make_frame(self, k: int, ready_s: float) -> MotionFrame:
-        rows, weights = self._window(k)
-        mix = weights @ self._ring[rows]
+        mix = self._speech_mix(k)
         t = self._frame_time(k)
         tau = self._controls.transition_s
         head_motion, articulation, distance, gaze_right, gaze_up = self._numeric.step(self._dt, tau).tolist()
         expression = self._expression.step(self._dt, tau)
         perf = self._performance.step(t, float(mix[ACTIVITY]), float(mix[EMPHASIS]))
         params = expression.copy()  # emotion offsets, then everything else on top
-        params[self._lip_columns] += mix[:len(self._lip_columns)] * articulation
+        # closed in silence; opening and closing over ~50 ms, so the jaw never pops
+        self._speaking += (1.0 - math.exp(-self._dt / _GATE_TAU_S)) * (min(1.5 * float(mix[ACTIVITY]), 1.0) - self._speaking)
+        params[self._lip_columns] += np.maximum(self._lip_values(k), 0.0) * self._speaking * articulation
         params[_POSE] += perf.pose * head_motion
         params[_HEAD_Y] += perf.head_y
         params[_BLINK] += perf.blink

@@ -1,4 +1,5 @@
-"""Causal acoustic features on a fixed 10 ms hop, computed as samples arrive.
+"""Causal acoustic features on a fixed 10 ms hop, computed as samples arrive: the one feature
+front end of the motion engine, offline (a whole clip pushed at once) and live (chunk by chunk).
 
 Feature frame ``i`` describes the audio around ``(i + 0.5) / 100`` s, like
 ``talkingface.audio.features``: its loudness is the RMS of the 25 ms window centred there (the
@@ -29,8 +30,27 @@ _SPLIT = int(1700 / _BIN_HZ) - _SPEECH_BAND[0]  # 1.7 kHz inside that band
 _BRIGHT_END = int(3500 / _BIN_HZ) - _SPEECH_BAND[0]
 _HIGH_BAND = (int(3500 / _BIN_HZ), _FFT // 2 + 1)
 
-FEATURE_NAMES = ("loudness_db", "periodicity", "pitch_hz", "brightness", "centroid_hz", "noisiness")
-"""Columns of the arrays ``FeatureExtractor.push`` returns."""
+MEL_BANDS = 40
+MEL_RANGE_HZ = (60.0, 7600.0)
+FEATURE_NAMES = ("loudness_db", "periodicity", "pitch_hz", "brightness", "centroid_hz", "noisiness") + tuple(
+    f"mel{k:02d}" for k in range(MEL_BANDS))
+"""Columns of the arrays ``FeatureExtractor.push`` returns (mel bands: log energy, dB)."""
+MEL = slice(6, 6 + MEL_BANDS)
+"""The log-mel columns."""
+
+
+def mel_filterbank(bands: int = MEL_BANDS, fft: int = 1024, rate: int = 16000,
+                   low_hz: float = MEL_RANGE_HZ[0], high_hz: float = MEL_RANGE_HZ[1]) -> np.ndarray:
+    """Triangular mel filters (bands, fft // 2 + 1) over the power spectrum's bins (HTK mel scale)."""
+    def mel(hz):
+        return 2595.0 * np.log10(1.0 + np.asarray(hz) / 700.0)
+
+    edges_hz = 700.0 * (10 ** (np.linspace(mel(low_hz), mel(high_hz), bands + 2) / 2595.0) - 1.0)
+    bins = np.arange(fft // 2 + 1) * rate / fft
+    lower, centre, upper = edges_hz[:-2, None], edges_hz[1:-1, None], edges_hz[2:, None]
+    rising = (bins[None] - lower) / (centre - lower)
+    falling = (upper - bins[None]) / (upper - centre)
+    return np.clip(np.minimum(rising, falling), 0.0, None)
 
 
 def _window_autocorrelation() -> np.ndarray:
@@ -68,6 +88,7 @@ class FeatureExtractor:
         self._hann = np.hanning(SPECTRAL_WINDOW)
         self._wac = _window_autocorrelation()
         self._band_hz = np.arange(*_SPEECH_BAND) * _BIN_HZ
+        self._mel = mel_filterbank()
 
     @property
     def frames_done(self) -> int:
@@ -118,7 +139,45 @@ class FeatureExtractor:
         centroid = (band * self._band_hz).sum(axis=1) / (band.sum(axis=1) + 1e-12)
         high = spectrum[:, _HIGH_BAND[0]:_HIGH_BAND[1]].sum(axis=1)
         noisiness = high / (spectrum.sum(axis=1) + 1e-12)
-        return np.stack([loudness, periodicity, pitch, np.log10(bright / low), centroid, noisiness], axis=1)
+        # summed row by row (not a matrix product, whose blocking depends on the row count), so that
+        # every frame is bit-identical however the audio was chunked
+        energy = np.stack([(spectrum * band).sum(axis=1) for band in self._mel], axis=1)
+        mel = 10.0 * np.log10(np.maximum(energy, 1e-10))
+        basic = np.stack([loudness, periodicity, pitch, np.log10(bright / low), centroid, noisiness], axis=1)
+        return np.concatenate([basic, mel], axis=1)
+
+
+class MelNormaliser:
+    """Causal per-band normalisation of log-mel frames: minus a running mean, over a running standard
+    deviation (time constant ``tau_s``; the first frames average everything seen so far, so it settles
+    within a second). Removes the recording's level and colour (microphone, room, distance) the same
+    way offline and live. ``step(mel (n, bands)) -> (n, bands)``."""
+
+    def __init__(self, bands: int = MEL_BANDS, tau_s: float = 5.0) -> None:
+        self._mean = np.zeros(bands)
+        self._var = np.ones(bands)
+        self._count = 0
+        self._rate = 1.0 - np.exp(-1.0 / (tau_s * 100.0))
+
+    def step(self, mel: np.ndarray) -> np.ndarray:
+        out = np.empty_like(mel, dtype=np.float64)
+        for k, row in enumerate(np.asarray(mel, np.float64)):
+            self._count += 1
+            rate = max(1.0 / self._count, self._rate)
+            deviation = row - self._mean
+            self._mean += rate * deviation
+            self._var += rate * (deviation * deviation - self._var)
+            out[k] = (row - self._mean) / np.sqrt(self._var + 1.0)
+        return out
+
+
+def clip_features(samples: np.ndarray) -> np.ndarray:
+    """Features (ceil(N / 160), len(FEATURE_NAMES)) of a whole clip of 16 kHz samples (N,): exactly
+    what a FeatureExtractor gives when the clip is pushed in any chunks and followed by silence."""
+    extractor = FeatureExtractor()
+    count = -(-samples.size // HOP)
+    block = extractor.push(np.concatenate([np.asarray(samples, np.float64), np.zeros(REACH)]))
+    return block.values[:count]
 
 
 def frame_time(frame: int) -> float:

@@ -1,8 +1,8 @@
-"""Low-latency acoustic lips: per 10 ms feature frame, lip and jaw targets from loudness, voicing
-and spectral balance, with causal level tracking (noise floor, speech level, voice activity).
+"""Causal speech tracking per 10 ms feature frame: noise floor, speech level, voice activity and
+emphasis (rising loudness, pitch peaks), with a handful of floats of state.
 
-Everything here is a recurrence over feature frames with a handful of floats of state, so it runs
-forever in constant memory and gives the same output for the same audio however it is chunked.
+A recurrence over feature frames, so it runs forever in constant memory and gives the same output
+for the same audio however it is chunked, offline and live alike.
 """
 
 from __future__ import annotations
@@ -11,13 +11,7 @@ import math
 
 import numpy as np
 
-from talkingface.motion.lips import LIP_PARAMETERS
-
-LIP = {name: i for i, name in enumerate(LIP_PARAMETERS)}
-ACTIVITY = len(LIP_PARAMETERS)  # column of speech activity in [0, 1]
-EMPHASIS = ACTIVITY + 1  # column of speech emphasis in [0, 1]
-TARGET_COLUMNS = EMPHASIS + 1
-"""Width of the per-feature-frame target vectors: the lip parameters, activity, emphasis."""
+ACTIVITY, EMPHASIS = 0, 1  # columns of SpeechTracker.step_block's output
 
 _ABSOLUTE_FLOOR_DB = -60.0  # quieter than this is never speech
 _MIN_MARGIN_DB = 6.0
@@ -30,12 +24,12 @@ def _clip01(x: float) -> float:
     return min(max(x, 0.0), 1.0)
 
 
-class AcousticLips:
-    """Feature frames (loudness, periodicity, pitch, brightness, centroid, noisiness) -> targets.
+class SpeechTracker:
+    """Feature frames (audio.acoustic.FEATURE_NAMES) -> speech activity and emphasis.
 
-    ``step_block(values (n, 6)) -> (n, TARGET_COLUMNS)`` float64: the lip parameters (ordered as
-    ``LIP_PARAMETERS``), speech activity (0/1) and emphasis (0-1, loudness rises and pitch peaks).
-    State: noise floor and speech level (dBFS), activity hysteresis counters, pitch statistics.
+    ``step_block(values (n, F)) -> (n, 2)`` float64: speech activity (0/1) and emphasis (0-1,
+    loudness rises and pitch peaks). State: noise floor and speech level (dBFS), activity hysteresis
+    counters, pitch statistics.
     """
 
     def __init__(self) -> None:
@@ -49,35 +43,18 @@ class AcousticLips:
         self._log_f0_var = 0.04
 
     def step_block(self, values: np.ndarray) -> np.ndarray:
-        out = np.zeros((values.shape[0], TARGET_COLUMNS), np.float64)
-        for k, row in enumerate(values.tolist()):
+        out = np.zeros((values.shape[0], 2), np.float64)
+        for k, row in enumerate(values[:, :3].tolist()):
             self._step(row, out[k])
         return out
 
     def _step(self, row: list[float], out: np.ndarray) -> None:
-        db, periodicity, pitch, brightness, centroid, noisiness = row
-        threshold = self._track(db)
+        db, periodicity, pitch = row[:3]
+        self._track(db)
         gate = 1.0 if self.active else 0.0
-        level = min(max((db - threshold + _HYSTERESIS_DB) / max(self.speech_db - threshold + _HYSTERESIS_DB,
-                                                                 6.0), 0.0), 1.25)
         voiced = _clip01((periodicity - 0.45) / 0.3) * gate
-        emphasis = self._emphasis(db, pitch, voiced) * gate
-        jaw = 0.42 * level ** 1.2 * (0.35 + 0.65 * voiced) * gate
-        rounded = voiced * _clip01((900.0 - centroid) / 200.0)
-        spread = voiced * _clip01((brightness + 0.9) / 0.45)
-        fricative = _clip01((noisiness - 0.3) / 0.4) * (1.0 - voiced) * gate
-        closure = gate * (1.0 - _clip01(level / 0.15))  # a stop's silence inside speech: lips meet
-        loud = min(level, 1.0)
-        out[LIP["jawOpen"]] = jaw
-        out[LIP["mouthFunnel"]] = 0.45 * rounded * loud
-        out[LIP["mouthPucker"]] = 0.55 * rounded * min(1.0, 2.0 * loud)
-        for side in ("Left", "Right"):
-            out[LIP[f"mouthStretch{side}"]] = (0.35 * spread * loud + 0.3 * fricative)
-            out[LIP[f"mouthLowerDown{side}"]] = 0.4 * jaw
-            out[LIP[f"mouthUpperUp{side}"]] = 0.15 * fricative
-            out[LIP[f"mouthPress{side}"]] = 0.3 * closure
         out[ACTIVITY] = gate
-        out[EMPHASIS] = emphasis
+        out[EMPHASIS] = self._emphasis(db, pitch, voiced) * gate
 
     def _track(self, db: float) -> float:
         """Update floor, speech level and activity with one frame's loudness; returns the threshold."""

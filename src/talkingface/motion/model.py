@@ -1,0 +1,217 @@
+"""The learned audio -> lips model: a small multilayer perceptron over a window of feature frames,
+run with numpy (a 512 x 512 video needs it 25 times a second; it costs about 0.1 ms a call).
+
+Inputs per 10 ms frame: the engine's log-mel bands (``audio.acoustic``) and, for the phonetic model,
+the rule-based lip curves of the recognised or given words (visemes with coarticulation,
+``motion.generate.rule_lips``): the model learns from real speakers how to correct them. A window of ``past`` frames before
+and ``future`` frames after the predicted one (every ``stride``-th frame) is standardised, flattened
+and mapped through tanh layers to the lip parameters; the outputs are de-standardised and scaled
+around their mean by per-output gains that give the real speakers' spread (a regression alone
+would mumble).
+
+Weights are trained by ``python -m talkingface.train`` and committed as .npz files beside this
+module (see docs/MODEL_CARD.md); ``load_model`` checks their format version and checksum.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from talkingface.audio.acoustic import MEL, MelNormaliser
+from talkingface.errors import InputFileError
+
+FORMAT = "talkingface.motion-model"
+VERSION = 1
+MODELS_PACKAGE = "talkingface.motion.models"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a model looks at and predicts.
+
+    mel: log-mel bands used (the first `mel` of audio.acoustic's); rules: how many rule-based lip
+    curves (motion.generate.rule_lips, from the words) come as inputs too (0: acoustic only); past / future: context in feature frames (10 ms) before and after the
+    predicted frame; stride: every stride-th frame of that window is used; outputs: parameter names."""
+
+    mel: int
+    rules: int
+    past: int
+    future: int
+    stride: int
+    outputs: tuple[str, ...]
+
+    @property
+    def inputs(self) -> int:
+        """Input values per frame."""
+        return self.mel + self.rules
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """Frame offsets of the window relative to the predicted frame, (K,)."""
+        return np.arange(-self.past, self.future + 1, self.stride)
+
+    @property
+    def lookahead_s(self) -> float:
+        return self.future / 100.0
+
+
+def model_inputs(spec: ModelSpec, features: np.ndarray, rules: np.ndarray | None = None,
+                 mel: np.ndarray | None = None) -> np.ndarray:
+    """Inputs (T, spec.inputs) for acoustic features (T, F) of audio.acoustic: its log-mel bands (or
+    `mel` (T, bands) instead) through the causal MelNormaliser, then, for a phonetic model, the rule
+    lip curves (T, spec.rules) on the same grid (zeros when not given)."""
+    bands = features[:, MEL] if mel is None else mel
+    parts = [MelNormaliser().step(bands)[:, :spec.mel].astype(np.float32)]
+    if spec.rules:
+        parts.append(np.zeros((len(bands), spec.rules), np.float32) if rules is None
+                     else np.asarray(rules, np.float32)[:, :spec.rules])
+    return np.concatenate(parts, axis=1)
+
+
+@dataclass(frozen=True)
+class MotionModel:
+    """A trained model: spec, input standardisation (mean, std: (inputs,)), layers [(W (in, out),
+    b (out,)), ...], output de-standardisation (mean, std: (outputs,)) and amplitude gains (outputs,)."""
+
+    spec: ModelSpec
+    input_mean: np.ndarray
+    input_std: np.ndarray
+    layers: tuple[tuple[np.ndarray, np.ndarray], ...]
+    output_mean: np.ndarray
+    output_std: np.ndarray
+    gain: np.ndarray
+
+    def windows(self, frames: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
+        """Flattened standardised windows (N, K * inputs) around frames `at` (default all) of a feature
+        sequence (T, inputs); frames beyond either end repeat the end frame."""
+        standard = ((frames - self.input_mean) / self.input_std).astype(np.float32)
+        at = np.arange(len(frames)) if at is None else np.asarray(at)
+        index = np.clip(at[:, None] + self.spec.offsets[None, :], 0, len(frames) - 1)
+        return standard[index].reshape(len(at), -1)
+
+    def forward(self, windows: np.ndarray) -> np.ndarray:
+        """Raw network output (N, outputs), standardised units, for windows (N, K * inputs)."""
+        hidden = windows
+        for weight, bias in self.layers[:-1]:
+            hidden = np.tanh(hidden @ weight + bias)
+        weight, bias = self.layers[-1]
+        return hidden @ weight + bias
+
+    def predict_window(self, window: np.ndarray) -> np.ndarray:
+        """Parameters (outputs,) for one window (K, inputs) of frames at spec.offsets (streaming)."""
+        standard = ((window - self.input_mean) / self.input_std).astype(np.float32).reshape(1, -1)
+        return (self.output_mean + self.output_std * self.gain * self.forward(standard))[0]
+
+    def predict(self, frames: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
+        """Parameters (N, outputs) for frames `at` (default all) of a feature sequence (T, inputs)."""
+        raw = self.forward(self.windows(frames, at))
+        return self.output_mean + self.output_std * self.gain * raw
+
+    # ------------------------------------------------------------------------------------ files
+
+    def to_bytes(self) -> bytes:
+        """The .npz file content (spec as JSON, arrays, and a checksum of both)."""
+        arrays = self._arrays()
+        header = json.dumps({"format": FORMAT, "version": VERSION, "spec": _spec_dict(self.spec)}, sort_keys=True)
+        digest = _checksum(header, arrays)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, header=np.array(header), sha256=np.array(digest), **arrays)
+        return buffer.getvalue()
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        arrays = {"input_mean": self.input_mean, "input_std": self.input_std, "output_mean": self.output_mean,
+                  "output_std": self.output_std, "gain": self.gain}
+        for k, (weight, bias) in enumerate(self.layers):
+            arrays[f"w{k}"], arrays[f"b{k}"] = weight, bias
+        return {name: np.asarray(value, np.float32) for name, value in arrays.items()}
+
+
+def _spec_dict(spec: ModelSpec) -> dict:
+    return {"mel": spec.mel, "rules": spec.rules, "past": spec.past, "future": spec.future,
+            "stride": spec.stride, "outputs": list(spec.outputs)}
+
+
+def _checksum(header: str, arrays: dict[str, np.ndarray]) -> str:
+    digest = hashlib.sha256(header.encode())
+    for name in sorted(arrays):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(arrays[name], np.float32).tobytes())
+    return digest.hexdigest()
+
+
+def model_from_bytes(data: bytes, where: str) -> MotionModel:
+    """Parse and check a model file's content; InputFileError names `where` and the problem."""
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            files = {name: npz[name] for name in npz.files}
+        header = str(files.pop("header"))
+        digest = str(files.pop("sha256"))
+        meta = json.loads(header)
+        if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+            raise ValueError(f"not a {FORMAT} file of version {VERSION}")
+        if _checksum(header, files) != digest:
+            raise ValueError("its checksum does not match its content (damaged or edited)")
+        raw = meta["spec"]
+        spec = ModelSpec(mel=int(raw["mel"]), rules=int(raw["rules"]), past=int(raw["past"]),
+                         future=int(raw["future"]), stride=int(raw["stride"]), outputs=tuple(raw["outputs"]))
+        count = sum(1 for name in files if name.startswith("w"))
+        layers = tuple((files[f"w{k}"], files[f"b{k}"]) for k in range(count))
+        model = MotionModel(spec, files["input_mean"], files["input_std"], layers, files["output_mean"],
+                            files["output_std"], files["gain"])
+        _check_shapes(model)
+    except (ValueError, KeyError, TypeError, OSError, EOFError, zipfile.BadZipFile) as error:
+        raise InputFileError(where, f"is not a valid motion model ({error})") from error
+    return model
+
+
+def _check_shapes(model: MotionModel) -> None:
+    spec = model.spec
+    width = len(spec.offsets) * spec.inputs
+    for weight, bias in model.layers:
+        if weight.ndim != 2 or weight.shape[0] != width or bias.shape != (weight.shape[1],):
+            raise ValueError("layer shapes do not chain")
+        width = weight.shape[1]
+    outputs = len(spec.outputs)
+    if width != outputs or any(a.shape != (outputs,) for a in (model.output_mean, model.output_std, model.gain)):
+        raise ValueError("output shapes do not match the outputs")
+    if model.input_mean.shape != (spec.inputs,) or model.input_std.shape != (spec.inputs,):
+        raise ValueError("input shapes do not match the inputs")
+    if not all(np.isfinite(a).all() for layer in model.layers for a in layer):
+        raise ValueError("weights are not finite")
+
+
+def save_model(model: MotionModel, path: str | os.PathLike[str]) -> Path:
+    """Write a model file atomically."""
+    from talkingface.media import atomic_output
+
+    with atomic_output(path) as temporary:
+        Path(temporary).write_bytes(model.to_bytes())
+    return Path(path)
+
+
+def load_model(name_or_path: str | os.PathLike[str]) -> MotionModel:
+    """A committed model by name (``"lips_acoustic"``, ``"lips_phonetic"``) or a model file by path."""
+    if isinstance(name_or_path, str) and os.sep not in name_or_path and not name_or_path.endswith(".npz"):
+        return _packaged(name_or_path)
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise InputFileError(path, "motion model file not found")
+    return model_from_bytes(path.read_bytes(), os.fspath(path))
+
+
+@lru_cache(maxsize=8)
+def _packaged(name: str) -> MotionModel:
+    resource = resources.files(MODELS_PACKAGE) / f"{name}.npz"
+    if not resource.is_file():
+        raise InputFileError(str(resource), "motion model not found (train it with python -m talkingface.train)")
+    return model_from_bytes(resource.read_bytes(), str(resource))

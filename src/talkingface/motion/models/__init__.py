@@ -1,0 +1,1 @@
+"""Committed weights of the learned motion models (see docs/MODEL_CARD.md, motion.model)."""

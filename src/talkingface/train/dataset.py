@@ -1,0 +1,153 @@
+"""Training data for the motion models: real talking videos -> (audio features, phones, captured motion)
+on one 100 frames/s grid, cached per clip.
+
+Each clip's motion is captured with ``talkingface.mocap`` (the rig fitted to every frame), its audio
+goes through the engine's own feature front end (``audio.acoustic``) and, for the phonetic model,
+through word recognition and forced alignment (``audio.analyse_audio``). Clips come from folders of
+videos; a video without an audio stream uses the .wav of the same name beside it. A MANIFEST.tsv
+(columns ``file`` and ``speaker_guess``) names the speakers, so splits can keep speakers apart.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from talkingface.audio.acoustic import clip_features
+from talkingface.audio.features import FEATURE_RATE
+from talkingface.audio.features import speech_activity
+from talkingface.audio.phones import PHONE_SET, TimedPhone, phone_indices
+from talkingface.audio.track import AudioTrack
+from talkingface.audio.visemes import phones_to_visemes
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mpg", ".avi", ".mkv", ".webm")
+CACHE_VERSION = 1
+HELD_OUT = ("congressman_844", "man_suit_vfr", "older_man_224", "woman_turned_224", "andrew_clip_1",
+            "andrew_clip_2", "reagan_clip1", "KristiNoem", "deep_avsr__00001", "deep_avsr__00019",
+            "RD_Radio34", "LatentSync__demo3", "noisy_restaurant")
+"""Dev-data clips (by name part) whose speakers the shipped models never train on: the evaluation set
+of benchmarks/lipsync.py (speaker-disjoint from the training clips)."""
+
+
+def is_held_out(name: str) -> bool:
+    return any(part in name for part in HELD_OUT)
+
+
+@dataclass(frozen=True)
+class ClipSource:
+    """A talking video, the file its speech comes from, and who speaks (for speaker-disjoint splits)."""
+
+    video: Path
+    audio: Path
+    speaker: str
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One clip on the 100 frames/s feature grid (frame i at (i + 0.5) / 100 s).
+
+    features: (T, F) float32 acoustic features (audio.acoustic.FEATURE_NAMES); phones: (T,) int16
+    index into audio.phones.PHONE_SET, -1 where recognition gave nothing; motion: (T, P) float32 captured parameters;
+    valid: (T,) bool, the face was seen; name, speaker."""
+
+    name: str
+    speaker: str
+    features: np.ndarray
+    phones: np.ndarray
+    motion: np.ndarray
+    valid: np.ndarray
+
+    @cached_property
+    def track(self) -> AudioTrack:
+        """The clip's audio as an AudioTrack (features and phones on the 100 Hz grid)."""
+        frames = len(self.features)
+        loudness = self.features[:, 0].astype(np.float32)
+        phones, start = [], 0
+        for end in np.flatnonzero(np.diff(self.phones)).tolist() + [frames - 1]:
+            if self.phones[start] >= 0:
+                phones.append(TimedPhone(PHONE_SET[self.phones[start]], start / FEATURE_RATE, (end + 1) / FEATURE_RATE))
+            start = end + 1
+        voicing = (self.features[:, 1] > 0.5).astype(np.float32)
+        return AudioTrack(frames / FEATURE_RATE, FEATURE_RATE, loudness, voicing, voicing * 150.0,
+                          speech_activity(loudness), (), tuple(phones), phones_to_visemes(phones), "recognized",
+                          self.features)
+
+    @cached_property
+    def rule_curves(self) -> np.ndarray:
+        """(T, len(motion.lips.LIP_PARAMETERS)) rule-based lips from the recognised phones, 100 Hz."""
+        from talkingface.motion.generate import rule_lips
+
+        return rule_lips(self.track, (np.arange(len(self.features)) + 0.5) / FEATURE_RATE).astype(np.float32)
+
+
+def speaker_split(clips: list[Clip], share: float = 0.15, seed: int = 0) -> tuple[list[Clip], list[Clip]]:
+    """(train, validation): whole speakers drawn at random into validation until it holds about `share`
+    of the frames, so validation measures other speakers, as the benchmark does."""
+    frames: dict[str, int] = {}
+    for clip in clips:
+        frames[clip.speaker] = frames.get(clip.speaker, 0) + len(clip.features)
+    total, held, chosen = sum(frames.values()), 0, set()
+    for speaker in np.random.default_rng(seed).permutation(sorted(frames)):
+        if held + frames[speaker] <= share * total * 1.3:
+            chosen.add(speaker)
+            held += frames[speaker]
+        if held >= share * total:
+            break
+    return [c for c in clips if c.speaker not in chosen], [c for c in clips if c.speaker in chosen]
+
+
+def find_clips(folders: list[Path]) -> list[ClipSource]:
+    """Every talking video in the folders (not recursive), with its speech source and speaker."""
+    sources = []
+    for folder in folders:
+        speakers = _manifest_speakers(folder / "MANIFEST.tsv")
+        for video in sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES):
+            wav = video.with_suffix(".wav")
+            sources.append(ClipSource(video, wav if wav.is_file() else video,
+                                      speakers.get(video.name, f"{folder.name}/{video.stem}")))
+    return sources
+
+
+def _manifest_speakers(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    with path.open(encoding="utf-8") as handle:
+        return {row["file"]: row.get("speaker_guess") or row["file"] for row in csv.DictReader(handle, delimiter="\t")}
+
+
+def prepare_clip(source: ClipSource, cache: Path | None = None) -> Clip:
+    """Capture, features and phones of one clip (read from / written to the cache folder if given)."""
+    from talkingface.audio import analyse_audio, load_audio
+    from talkingface.mocap import capture_video
+
+    key = hashlib.sha1(f"{CACHE_VERSION}:{source.video.resolve()}:{source.video.stat().st_size}".encode()).hexdigest()
+    cached = cache / f"{source.video.stem}-{key[:10]}.npz" if cache is not None else None
+    if cached is not None and cached.is_file():
+        data = np.load(cached)
+        return Clip(source.video.name, source.speaker, data["features"], data["phones"], data["motion"],
+                    data["valid"])
+    sound = load_audio(source.audio)
+    features = clip_features(sound.samples).astype(np.float32)
+    frames = len(features)
+    phones = phone_indices(analyse_audio(sound).phones, frames)
+    captured = capture_video(source.video)
+    times = (np.arange(frames) + 0.5) / FEATURE_RATE
+    grid = captured.start_s + np.arange(captured.motion.frames) / captured.motion.fps
+    motion = np.stack([np.interp(times, grid, column) for column in captured.motion.values.T], axis=1)
+    valid = times <= grid[-1] + 1.0 / captured.motion.fps
+    for start, end in captured.gaps.missing:
+        valid &= ~((times >= start) & (times <= end))
+    clip = Clip(source.video.name, source.speaker, features, phones, motion.astype(np.float32), valid)
+    if cached is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        temporary = cached.with_suffix(".tmp.npz")
+        np.savez_compressed(temporary, features=clip.features, phones=clip.phones, motion=clip.motion,
+                            valid=clip.valid)
+        os.replace(temporary, cached)
+    return clip

@@ -1,0 +1,286 @@
+"""Fit a motion model (motion.model.MotionModel) to clips: numpy, minibatch Adam, early stopping.
+
+The network is small (a window of ~26 frames of 40 log-mel bands -> 128 -> 64 tanh units -> the lip
+parameters), the data a few minutes of video, so plain numpy on two CPU cores trains it in minutes.
+Robustness comes from augmentation in the log-mel domain: random gain, and noise of random colour and
+level added as power (what a noisy recording adds to the spectrum), so the lips hold up on quiet,
+loud and noisy speech. The phonetic model sees its phone inputs blanked on random stretches, so it
+still works where recognition gives nothing. Regression shrinks the outputs towards their mean (the
+mumbling of averaged lips): per-output gains, measured on the validation speakers, restore the real
+spread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from talkingface.audio.acoustic import MEL
+from talkingface.motion.model import ModelSpec, MotionModel, model_inputs
+from talkingface.motion.params import PARAMETER_INDEX
+from talkingface.train.dataset import Clip
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """hidden: units per hidden layer; epochs (max) and patience (early stopping, epochs); batch;
+    learning_rate; weight_decay (L2 on weights); input_dropout; phone_dropout: share of training
+    stretches with the phones blanked; noise_probability: share of stretches with added noise;
+    frame_step: use every n-th frame of the clips; seed."""
+
+    hidden: tuple[int, ...] = (128, 64)
+    epochs: int = 40
+    patience: int = 6
+    batch: int = 256
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    input_dropout: float = 0.1
+    phone_dropout: float = 0.1
+    noise_probability: float = 0.5
+    frame_step: int = 2
+    seed: int = 0
+
+
+def symmetric_targets(motion: np.ndarray, outputs: tuple[str, ...]) -> np.ndarray:
+    """(T, len(outputs)) targets, each Left/Right pair averaged (speech moves both sides alike; what is
+    left of asymmetry is the speaker's, not the sound's)."""
+    columns = []
+    for name in outputs:
+        mirror = name.replace("Left", "Right") if name.endswith("Left") else name.replace("Right", "Left")
+        pair = {name, mirror} if mirror in PARAMETER_INDEX else {name}
+        columns.append(np.mean([motion[:, PARAMETER_INDEX[n]] for n in sorted(pair)], axis=0))
+    return np.stack(columns, axis=1)
+
+
+def clip_inputs(clip: Clip, spec: ModelSpec, mel: np.ndarray | None = None) -> np.ndarray:
+    """(T, spec.inputs) model inputs of a clip (of its log-mel bands `mel` (T, bands) when given)."""
+    return model_inputs(spec, clip.features, clip.rule_curves if spec.rules else None, mel)
+
+
+# ------------------------------------------------------------------------------------ augmentation
+
+_NOISE_SLOPES_DB = (0.0, -3.0, -6.0)  # white, pink, brown: dB per octave over the mel bands
+
+
+def augmented_inputs(clip: Clip, spec: ModelSpec, rng: np.random.Generator, options: TrainOptions,
+                     segment: int = 300) -> np.ndarray:
+    """Model inputs (T, spec.inputs) of a randomly changed copy of a clip, per stretch of `segment`
+    frames: gain, additive noise (as power in each mel band, before the normaliser), blanked rule curves."""
+    mel = clip.features[:, MEL].astype(np.float64).copy()
+    octave = np.log2(np.linspace(1.0, 2 ** 6.9, mel.shape[1]))  # about the mel bands' octaves from 60 Hz
+    speech_level = float(np.percentile(mel, 90)) if len(mel) else 0.0
+    blank = np.zeros(len(mel), bool)
+    for start in range(0, len(mel), segment):
+        part = slice(start, start + segment)
+        mel[part] += rng.uniform(-12.0, 12.0)
+        if rng.random() < options.noise_probability:
+            level = speech_level - rng.uniform(0.0, 30.0) + rng.choice(_NOISE_SLOPES_DB) * octave
+            noise = level + rng.normal(0.0, 1.5, mel[part].shape)  # 0-30 dB below the speech peaks
+            mel[part] = 10.0 * np.log10(10 ** (mel[part] / 10.0) + 10 ** (noise / 10.0))
+        blank[part] = rng.random() < options.phone_dropout
+    inputs = clip_inputs(clip, spec, mel)
+    if spec.rules:
+        inputs[blank, spec.mel:] = 0.0
+    return inputs
+
+
+# ------------------------------------------------------------------------------------ the network
+
+
+class _Network:
+    """Weights of the tanh MLP with Adam state."""
+
+    def __init__(self, sizes: list[int], rng: np.random.Generator) -> None:
+        self.params = []
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            self.params += [rng.normal(0, 1 / np.sqrt(fan_in), (fan_in, fan_out)).astype(np.float32),
+                            np.zeros(fan_out, np.float32)]
+        self._m = [np.zeros_like(p) for p in self.params]
+        self._v = [np.zeros_like(p) for p in self.params]
+        self._t = 0
+
+    def layers(self) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+        return tuple((self.params[i].copy(), self.params[i + 1].copy()) for i in range(0, len(self.params), 2))
+
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        activations = [x]
+        for i in range(0, len(self.params) - 2, 2):
+            activations.append(np.tanh(activations[-1] @ self.params[i] + self.params[i + 1]))
+        return activations[-1] @ self.params[-2] + self.params[-1], activations
+
+    def step(self, x: np.ndarray, y: np.ndarray, weight: np.ndarray, rate: float, decay: float) -> float:
+        """One Adam step on the weighted mean squared error; returns the loss."""
+        prediction, activations = self.forward(x)
+        error = (prediction - y) * weight
+        loss = float(np.mean(error * (prediction - y)))
+        delta = 2.0 * error / len(x)
+        grads = [None] * len(self.params)
+        for i in range(len(self.params) - 2, -1, -2):
+            grads[i] = activations[i // 2].T @ delta + decay * self.params[i]
+            grads[i + 1] = delta.sum(axis=0)
+            if i:
+                delta = (delta @ self.params[i].T) * (1.0 - activations[i // 2] ** 2)
+        self._t += 1
+        for p, g, m, v in zip(self.params, grads, self._m, self._v):
+            m += 0.1 * (g - m)
+            v += 0.001 * (g * g - v)
+            p -= rate * (m / (1 - 0.9 ** self._t)) / (np.sqrt(v / (1 - 0.999 ** self._t)) + 1e-8)
+        return loss
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    """epochs run, best validation loss (standardised MSE), per-output validation correlation and the
+    amplitude gains applied."""
+
+    epochs: int
+    validation_loss: float
+    correlation: dict[str, float]
+    gain: dict[str, float]
+
+
+def _samples(clips: list[Clip], step: int) -> tuple[np.ndarray, np.ndarray]:
+    """(clip index, frame) pairs of every used frame: valid, every step-th."""
+    pairs = [(k, t) for k, clip in enumerate(clips) for t in np.flatnonzero(clip.valid)[::step]]
+    array = np.array(pairs, np.int64).reshape(-1, 2)
+    return array[:, 0], array[:, 1]
+
+
+def _windows(model: MotionModel, inputs: list[np.ndarray], clip_index: np.ndarray, frames: np.ndarray
+             ) -> np.ndarray:
+    out = np.empty((len(frames), len(model.spec.offsets) * model.spec.inputs), np.float32)
+    for k in np.unique(clip_index):
+        rows = np.flatnonzero(clip_index == k)
+        out[rows] = model.windows(inputs[k], frames[rows])
+    return out
+
+
+def train_model(spec: ModelSpec, train: list[Clip], validation: list[Clip],
+                options: TrainOptions = TrainOptions(), *, log=None) -> tuple[MotionModel, TrainReport]:
+    """Train a model of `spec` on clips, stopping early on the validation clips' loss."""
+    say = log or (lambda _: None)
+    rng = np.random.default_rng(options.seed)
+    val_inputs = [clip_inputs(c, spec) for c in validation]
+    train_targets = [symmetric_targets(c.motion, spec.outputs) for c in train]
+    val_targets = [symmetric_targets(c.motion, spec.outputs) for c in validation]
+    mean, std = input_statistics(train, spec)
+    y_all = np.concatenate([t[c.valid] for t, c in zip(train_targets, train)])
+    y_mean, y_std = y_all.mean(axis=0), y_all.std(axis=0) + 1e-3
+    weight = np.ones(len(spec.outputs), np.float32)
+    weight[[i for i, n in enumerate(spec.outputs) if n == "jawOpen"]] = 3.0
+    sizes = [len(spec.offsets) * spec.inputs, *options.hidden, len(spec.outputs)]
+    network = _Network(sizes, rng)
+
+    def model_now(gain: np.ndarray | None = None) -> MotionModel:
+        return MotionModel(spec, mean.astype(np.float32), std.astype(np.float32), network.layers(),
+                           y_mean.astype(np.float32), y_std.astype(np.float32),
+                           np.ones(len(spec.outputs), np.float32) if gain is None else gain)
+
+    train_clip, train_frame = _samples(train, options.frame_step)
+    val_clip, val_frame = _samples(validation, options.frame_step)
+    val_y = ((np.concatenate([val_targets[k][[t]] for k, t in zip(val_clip, val_frame)]) - y_mean) / y_std
+             if len(val_clip) else np.zeros((0, len(spec.outputs))))
+    best, best_loss, waited, epochs = None, np.inf, 0, 0
+    with threadpool_limits(2):
+        for epoch in range(options.epochs):
+            epochs = epoch + 1
+            augmented = [augmented_inputs(c, spec, rng, options) for c in train]
+            order = rng.permutation(len(train_frame))
+            losses = []
+            for start in range(0, len(order), options.batch):
+                rows = order[start:start + options.batch]
+                x = _windows(model_now(), augmented, train_clip[rows], train_frame[rows])
+                x *= rng.random(x.shape) >= options.input_dropout
+                x /= 1.0 - options.input_dropout
+                y = np.stack([train_targets[k][t] for k, t in zip(train_clip[rows], train_frame[rows])])
+                losses.append(network.step(x, (y - y_mean) / y_std, weight, options.learning_rate,
+                                           options.weight_decay))
+            val_x = _windows(model_now(), val_inputs, val_clip, val_frame)
+            val_loss = float(np.mean(weight * (network.forward(val_x)[0] - val_y) ** 2)) if len(val_x) else 0.0
+            say(f"epoch {epochs}: train {np.mean(losses):.4f} validation {val_loss:.4f}")
+            if val_loss < best_loss - 1e-4:
+                best, best_loss, waited = [p.copy() for p in network.params], val_loss, 0
+            else:
+                waited += 1
+                if waited >= options.patience:
+                    break
+    if best is not None:
+        network.params = best
+    val_x = _windows(model_now(), val_inputs, val_clip, val_frame)
+    predicted = network.forward(val_x)[0] if len(val_x) else np.zeros((0, len(spec.outputs)))
+    gain, correlation = amplitude_gains(predicted, val_y)
+    report = TrainReport(epochs, best_loss, dict(zip(spec.outputs, correlation.round(3).tolist())),
+                         dict(zip(spec.outputs, gain.round(3).tolist())))
+    return model_now(gain.astype(np.float32)), report
+
+
+def input_statistics(clips: list[Clip], spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Per-input mean and standard deviation (inputs,) over the clips: every input (normalised mel,
+    rule curves an order of magnitude smaller) reaches the network, and the ridge penalty, at unit scale."""
+    stacked = np.concatenate([clip_inputs(c, spec) for c in clips])
+    return stacked.mean(axis=0).astype(np.float32), (stacked.std(axis=0) + 1e-3).astype(np.float32)
+
+
+def amplitude_gains(predicted: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-output gains (std target / std predicted, in [1, 2.5]) and correlations, from validation
+    predictions and targets (N, outputs) in standardised units."""
+    if len(predicted) < 10:
+        return np.ones(predicted.shape[1]), np.full(predicted.shape[1], np.nan)
+    spread = predicted.std(axis=0)
+    gain = np.clip(target.std(axis=0) / np.maximum(spread, 1e-6), 1.0, 2.5)
+    centred_p, centred_t = predicted - predicted.mean(axis=0), target - target.mean(axis=0)
+    correlation = (centred_p * centred_t).sum(axis=0) / np.maximum(
+        np.sqrt((centred_p ** 2).sum(axis=0) * (centred_t ** 2).sum(axis=0)), 1e-12)
+    return gain, correlation
+
+
+def train_linear(spec: ModelSpec, train: list[Clip], validation: list[Clip], options: TrainOptions = TrainOptions(),
+                 *, ridge: float = 30000.0, copies: int = 0, log=None) -> tuple[MotionModel, TrainReport]:
+    """A linear model (ridge regression in closed form) over the same windows, on the clean clips plus
+    `copies` augmented copies of each; gains from the validation clips as for the network."""
+    say = log or (lambda _: None)
+    rng = np.random.default_rng(options.seed)
+    mean, std = input_statistics(train, spec)
+    identity = MotionModel(spec, mean, std,
+                           ((np.zeros((len(spec.offsets) * spec.inputs, len(spec.outputs)), np.float32),
+                             np.zeros(len(spec.outputs), np.float32)),),
+                           np.zeros(len(spec.outputs), np.float32), np.ones(len(spec.outputs), np.float32),
+                           np.ones(len(spec.outputs), np.float32))
+    width = len(spec.offsets) * spec.inputs
+    gram, cross = np.zeros((width + 1, width + 1)), np.zeros((width + 1, len(spec.outputs)))
+    targets = []
+    for clip in train:
+        y = symmetric_targets(clip.motion, spec.outputs)
+        frames = np.flatnonzero(clip.valid)[::options.frame_step]
+        targets.append(y[frames])
+        for copy in range(copies + 1):
+            inputs = clip_inputs(clip, spec) if copy == 0 else augmented_inputs(clip, spec, rng, options)
+            x = np.concatenate([identity.windows(inputs, frames), np.ones((len(frames), 1), np.float32)], axis=1)
+            gram += x.T.astype(np.float64) @ x
+            cross += x.T.astype(np.float64) @ y[frames]
+    say(f"linear model: {width} inputs, {len(np.concatenate(targets))} frames x {copies + 1} copies")
+    y_all = np.concatenate(targets)
+    y_mean, y_std = y_all.mean(axis=0), y_all.std(axis=0) + 1e-3
+    penalty = ridge * np.eye(width + 1)
+    penalty[-1, -1] = 0.0
+    with threadpool_limits(2):
+        solution = np.linalg.solve(gram + penalty, cross)
+    weight = (solution[:-1] / y_std).astype(np.float32)
+    bias = ((solution[-1] - y_mean) / y_std).astype(np.float32)
+    model = MotionModel(spec, identity.input_mean, identity.input_std, ((weight, bias),),
+                        y_mean.astype(np.float32), y_std.astype(np.float32), np.ones(len(spec.outputs), np.float32))
+    predicted, actual = [], []
+    for clip in validation:
+        frames = np.flatnonzero(clip.valid)[::options.frame_step]
+        predicted.append(model.forward(model.windows(clip_inputs(clip, spec), frames)))
+        actual.append((symmetric_targets(clip.motion, spec.outputs)[frames] - y_mean) / y_std)
+    predicted_all = np.concatenate(predicted) if predicted else np.zeros((0, len(spec.outputs)))
+    actual_all = np.concatenate(actual) if actual else np.zeros((0, len(spec.outputs)))
+    gain, correlation = amplitude_gains(predicted_all, actual_all)
+    loss = float(np.mean((predicted_all - actual_all) ** 2)) if len(actual_all) else 0.0
+    report = TrainReport(1, loss, dict(zip(spec.outputs, correlation.round(3).tolist())),
+                         dict(zip(spec.outputs, gain.round(3).tolist())))
+    return MotionModel(spec, model.input_mean, model.input_std, model.layers, model.output_mean,
+                       model.output_std, gain.astype(np.float32)), report
