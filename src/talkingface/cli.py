@@ -24,7 +24,7 @@ EXIT_INPUT_ERROR = 2
 TRANSCRIPT_SUFFIXES = (".txt", ".lab")
 
 
-def _could_be_path(value: str) -> bool:
+def could_be_path(value: str) -> bool:
     """Whether ``value`` could name a file at all, decided without touching the file system: one
     line, no NUL, at most 4095 bytes, every component at most 255 bytes (Linux's limits)."""
     if "\n" in value or "\0" in value:
@@ -40,7 +40,7 @@ def _transcript(value: str | None) -> str | None:
     from talkingface.audio.text import MAX_TRANSCRIPT_CHARS, check_transcript
     from talkingface.media.structured import Limits, read_bounded
 
-    if value is None or not _could_be_path(value):
+    if value is None or not could_be_path(value):
         return check_transcript(value)
     path = Path(value)
     try:

@@ -117,7 +117,6 @@ def parse_options(parser: _RowParser, values: dict[str, str]) -> argparse.Namesp
 
 # ------------------------------------------------------------------------------------------ render
 
-TRANSCRIPT_SUFFIXES = (".txt", ".lab")
 PATH_OPTIONS = ("keyframes", "motion")
 
 
@@ -154,9 +153,16 @@ def _relative_to(base: Path, value: str) -> Path:
 
 
 def _is_transcript_file(base: Path, value: str) -> bool:
-    """The rule of `talkingface render --transcript`: a .txt/.lab name or an existing file is a file."""
-    short = len(value) < 4096 and "\n" not in value
-    return short and (Path(value).suffix.lower() in TRANSCRIPT_SUFFIXES or _relative_to(base, value).is_file())
+    """The rule of `talkingface render --transcript`: a value that could be a path (decided without the
+    file system) and is a .txt/.lab name or an existing file is a file."""
+    from talkingface.cli import TRANSCRIPT_SUFFIXES, could_be_path
+
+    if not could_be_path(value):
+        return False
+    try:
+        return Path(value).suffix.lower() in TRANSCRIPT_SUFFIXES or _relative_to(base, value).is_file()
+    except OSError:
+        return False
 
 
 def _render_output(inputs: dict[str, Path]) -> str:
