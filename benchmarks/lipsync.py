@@ -67,7 +67,9 @@ def render_live(portrait: np.ndarray, audio: Path, fps: float, output: Path) -> 
             writer.write(renderer.render(frame.params))
 
 
-def evaluate_clip(video: Path, audio: Path, methods: list[str], folder: Path) -> dict:
+def evaluate_clip(video: Path, audio: Path, methods: list[str], folder: Path, pairs: list | None = None) -> dict:
+    """Metrics of every method on one clip; with `pairs`, appends (real, ours, label) face crops of the
+    first method at the real speaker's widest mouth openings."""
     from talkingface.evaluate.compare import compare_tracks
     from talkingface.media import probe_video
 
@@ -78,11 +80,38 @@ def evaluate_clip(video: Path, audio: Path, methods: list[str], folder: Path) ->
     for method in methods:
         output = folder / f"{video.stem}-{method}.mp4"
         render(method, portrait, audio, fps, output)
-        mouth = compare_tracks(track(output).track, real.track).mouth
+        ours = track(output)
+        mouth = compare_tracks(ours.track, real.track).mouth
         row[method] = {"r": mouth.correlation, "amplitude_ratio": mouth.amplitude_ratio,
                        "best_lag_ms": mouth.best_lag_ms, "best_r": mouth.best_correlation}
+        if pairs is not None and method == methods[0]:
+            pairs.extend(widest_openings(real, ours, video.name))
         output.unlink()
     return row
+
+
+def widest_openings(real, ours, name: str, count: int = 3) -> list:
+    """(real crop, our crop, label) at the sampled frames where the real mouth is open widest."""
+    from talkingface.evaluate.metrics import mouth_opening
+
+    ours_at = {sample.index: sample for sample in ours.samples}
+    shared = [s for s in real.samples if s.index in ours_at]
+    if not shared:
+        return []
+    opening = mouth_opening(np.stack([s.points for s in shared]))
+    picks = np.argsort(-np.nan_to_num(opening))[:count]
+    return [(shared[k].image, ours_at[shared[k].index].image, f"{name[:20]} {shared[k].time_s:.1f}s")
+            for k in sorted(picks)]
+
+
+def save_sheet(pairs: list, path: Path) -> None:
+    import cv2
+    from PIL import Image
+
+    from talkingface.media import contact_sheet
+
+    tiles = [np.concatenate([cv2.resize(a, (192, 192)), cv2.resize(b, (192, 192))], axis=1) for a, b, _ in pairs]
+    Image.fromarray(contact_sheet(tiles, cols=3, labels=[label for _, _, label in pairs])).save(path, quality=88)
 
 
 def main() -> None:
@@ -92,18 +121,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--clips", nargs="*", help="only held-out clips whose name contains one of these")
+    parser.add_argument("--sheet", type=Path, help="write real | ours face crops of the first method at the "
+                                                    "real speakers' widest openings (six clips) here")
     args = parser.parse_args()
     if not VIDEOS.is_dir():
         print(json.dumps({"skipped": f"{VIDEOS} not found"}))
         return
     clips = [c for c in dev_clips() if is_held_out(c[0].name)
              and (not args.clips or any(k in c[0].name for k in args.clips))]
-    rows, skipped = [], []
+    rows, skipped, pairs = [], [], []
     with tempfile.TemporaryDirectory(prefix="lipsync-") as folder:
         for video, audio in clips:
             print(f"clip {video.name}", file=sys.stderr)
             try:
-                rows.append(evaluate_clip(video, audio, args.methods, Path(folder)))
+                rows.append(evaluate_clip(video, audio, args.methods, Path(folder),
+                                          pairs if args.sheet and len(rows) < 6 else None))
             except TalkingFaceError as error:  # e.g. a face too small to animate
                 print(f"skipped {video.name}: {error}", file=sys.stderr)
                 skipped.append({"clip": video.name, "reason": str(error)})
@@ -115,6 +147,8 @@ def main() -> None:
                                                   for m in args.methods), file=sys.stderr)
     print(f"{'mean':44s}" + "".join(f"{means[m]['r']:8.2f} ({means[m]['amplitude_ratio']:4.2f}x)  "
                                      for m in args.methods), file=sys.stderr)
+    if args.sheet and pairs:
+        save_sheet(pairs, args.sheet)
     print(json.dumps({"clips": rows, "mean": means, "skipped": skipped}, indent=1, default=float))
 
 
