@@ -130,27 +130,33 @@ def rule_lips(track, times: np.ndarray) -> np.ndarray:
                          track.feature_rate, times)
     curves[:, jaw] = covered * curves[:, jaw] + (1 - covered) * acoustic
     curves[:, jaw] *= _speaking(track, times)
-    rate = 1.0 / float(np.median(np.diff(times))) if len(times) > 1 else 25.0
-    return gaussian_filter1d(curves, sigma=0.5 * rate / 25.0, axis=0)  # no frame-to-frame popping
+    return gaussian_filter1d(curves, sigma=0.5 * _rate(times) / 25.0, axis=0)  # no frame-to-frame popping
+
+
+def _rate(times: np.ndarray) -> float:
+    """Frames per second of a regular time grid (T,) s (25 for a single frame)."""
+    return 1.0 / float(np.median(np.diff(times))) if len(times) > 1 else 25.0
 
 
 def _speaking(track, times: np.ndarray) -> np.ndarray:
     """(T,) 1 in speech, 0 in silence: the lips settle within about 0.1 s once speech stops."""
     activity = _at_times(track.speech_activity, track.feature_rate, times)
-    rate = 1.0 / float(np.median(np.diff(times))) if len(times) > 1 else 25.0
-    return np.clip(1.5 * gaussian_filter1d(activity, sigma=0.05 * rate), 0, 1)
+    return np.clip(1.5 * gaussian_filter1d(activity, sigma=0.05 * _rate(times)), 0, 1)
+
+
+def _articulated_rule_lips(track, times: np.ndarray, articulation: float) -> np.ndarray:
+    return np.clip(rule_lips(track, times) * articulation, 0.0, 1.0)
 
 
 def _add_lips(values: np.ndarray, track, times: np.ndarray, articulation: float) -> None:
     """Write the rule-based lip and jaw curves into values (T, P) in place."""
-    values[:, lips.lip_columns()] = np.clip(rule_lips(track, times) * articulation, 0.0, 1.0)
+    values[:, lips.lip_columns()] = _articulated_rule_lips(track, times, articulation)
 
 
 def _add_rule_lips_where_phones(values: np.ndarray, track, times: np.ndarray, articulation: float) -> None:
     """Where phones are known, replace the engine's acoustic lips in values (T, P) (in place) by the
     rule-based ones, cross-faded at the edges of the recognised speech."""
-    _blend_where_phones(values, track, times, lips.lip_columns(),
-                        np.clip(rule_lips(track, times) * articulation, 0.0, 1.0))
+    _blend_where_phones(values, track, times, lips.lip_columns(), _articulated_rule_lips(track, times, articulation))
 
 
 def _add_phonetic_lips(values: np.ndarray, track, times: np.ndarray, articulation: float) -> None:

@@ -78,6 +78,17 @@ def model_inputs(spec: ModelSpec, features: np.ndarray, rules: np.ndarray | None
     return np.concatenate(parts, axis=1)
 
 
+def standard_windows(spec: ModelSpec, mean: np.ndarray, std: np.ndarray, frames: np.ndarray,
+                     at: np.ndarray | None = None) -> np.ndarray:
+    """Flattened windows (N, K * inputs) of a feature sequence (T, inputs) standardised by mean and
+    std (inputs,), around frames `at` (default all), at spec.offsets; frames beyond either end
+    repeat the end frame."""
+    standard = ((frames - mean) / std).astype(np.float32)
+    at = np.arange(len(frames)) if at is None else np.asarray(at)
+    index = np.clip(at[:, None] + spec.offsets[None, :], 0, len(frames) - 1)
+    return standard[index].reshape(len(at), -1)
+
+
 @dataclass(frozen=True)
 class MotionModel:
     """A trained model: spec, input standardisation (mean, std: (inputs,)), layers [(W (in, out),
@@ -93,11 +104,8 @@ class MotionModel:
 
     def windows(self, frames: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
         """Flattened standardised windows (N, K * inputs) around frames `at` (default all) of a feature
-        sequence (T, inputs); frames beyond either end repeat the end frame."""
-        standard = ((frames - self.input_mean) / self.input_std).astype(np.float32)
-        at = np.arange(len(frames)) if at is None else np.asarray(at)
-        index = np.clip(at[:, None] + self.spec.offsets[None, :], 0, len(frames) - 1)
-        return standard[index].reshape(len(at), -1)
+        sequence (T, inputs); see ``standard_windows``."""
+        return standard_windows(self.spec, self.input_mean, self.input_std, frames, at)
 
     def forward(self, windows: np.ndarray) -> np.ndarray:
         """Raw network output (N, outputs), standardised units, for windows (N, K * inputs)."""
@@ -110,11 +118,14 @@ class MotionModel:
     def predict_window(self, window: np.ndarray) -> np.ndarray:
         """Parameters (outputs,) for one window (K, inputs) of frames at spec.offsets (streaming)."""
         standard = ((window - self.input_mean) / self.input_std).astype(np.float32).reshape(1, -1)
-        return (self.output_mean + self.output_std * self.gain * self.forward(standard))[0]
+        return self._parameters(self.forward(standard))[0]
 
     def predict(self, frames: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
         """Parameters (N, outputs) for frames `at` (default all) of a feature sequence (T, inputs)."""
-        raw = self.forward(self.windows(frames, at))
+        return self._parameters(self.forward(self.windows(frames, at)))
+
+    def _parameters(self, raw: np.ndarray) -> np.ndarray:
+        """Network output (N, outputs) in standardised units -> parameters, spread by the gains."""
         return self.output_mean + self.output_std * self.gain * raw
 
     # ------------------------------------------------------------------------------------ files

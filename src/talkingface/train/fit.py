@@ -12,13 +12,13 @@ spread.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from talkingface.audio.acoustic import MEL
-from talkingface.motion.model import ModelSpec, MotionModel, model_inputs
+from talkingface.motion.model import ModelSpec, MotionModel, model_inputs, standard_windows
 from talkingface.motion.params import PARAMETER_INDEX
 from talkingface.train.dataset import Clip
 
@@ -148,12 +148,13 @@ def _samples(clips: list[Clip], step: int) -> tuple[np.ndarray, np.ndarray]:
     return array[:, 0], array[:, 1]
 
 
-def _windows(model: MotionModel, inputs: list[np.ndarray], clip_index: np.ndarray, frames: np.ndarray
-             ) -> np.ndarray:
-    out = np.empty((len(frames), len(model.spec.offsets) * model.spec.inputs), np.float32)
+def _windows(spec: ModelSpec, mean: np.ndarray, std: np.ndarray, inputs: list[np.ndarray],
+             clip_index: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Standardised windows (N, K * inputs) of the (clip, frame) pairs."""
+    out = np.empty((len(frames), len(spec.offsets) * spec.inputs), np.float32)
     for k in np.unique(clip_index):
         rows = np.flatnonzero(clip_index == k)
-        out[rows] = model.windows(inputs[k], frames[rows])
+        out[rows] = standard_windows(spec, mean, std, inputs[k], frames[rows])
     return out
 
 
@@ -191,13 +192,13 @@ def train_model(spec: ModelSpec, train: list[Clip], validation: list[Clip],
             losses = []
             for start in range(0, len(order), options.batch):
                 rows = order[start:start + options.batch]
-                x = _windows(model_now(), augmented, train_clip[rows], train_frame[rows])
+                x = _windows(spec, mean, std, augmented, train_clip[rows], train_frame[rows])
                 x *= rng.random(x.shape) >= options.input_dropout
                 x /= 1.0 - options.input_dropout
                 y = np.stack([train_targets[k][t] for k, t in zip(train_clip[rows], train_frame[rows])])
                 losses.append(network.step(x, (y - y_mean) / y_std, weight, options.learning_rate,
                                            options.weight_decay))
-            val_x = _windows(model_now(), val_inputs, val_clip, val_frame)
+            val_x = _windows(spec, mean, std, val_inputs, val_clip, val_frame)
             val_loss = float(np.mean(weight * (network.forward(val_x)[0] - val_y) ** 2)) if len(val_x) else 0.0
             say(f"epoch {epochs}: train {np.mean(losses):.4f} validation {val_loss:.4f}")
             if val_loss < best_loss - 1e-4:
@@ -208,7 +209,7 @@ def train_model(spec: ModelSpec, train: list[Clip], validation: list[Clip],
                     break
     if best is not None:
         network.params = best
-    val_x = _windows(model_now(), val_inputs, val_clip, val_frame)
+    val_x = _windows(spec, mean, std, val_inputs, val_clip, val_frame)
     predicted = network.forward(val_x)[0] if len(val_x) else np.zeros((0, len(spec.outputs)))
     gain, correlation = amplitude_gains(predicted, val_y)
     report = TrainReport(epochs, best_loss, dict(zip(spec.outputs, correlation.round(3).tolist())),
@@ -243,11 +244,6 @@ def train_linear(spec: ModelSpec, train: list[Clip], validation: list[Clip], opt
     say = log or (lambda _: None)
     rng = np.random.default_rng(options.seed)
     mean, std = input_statistics(train, spec)
-    identity = MotionModel(spec, mean, std,
-                           ((np.zeros((len(spec.offsets) * spec.inputs, len(spec.outputs)), np.float32),
-                             np.zeros(len(spec.outputs), np.float32)),),
-                           np.zeros(len(spec.outputs), np.float32), np.ones(len(spec.outputs), np.float32),
-                           np.ones(len(spec.outputs), np.float32))
     width = len(spec.offsets) * spec.inputs
     gram, cross = np.zeros((width + 1, width + 1)), np.zeros((width + 1, len(spec.outputs)))
     targets = []
@@ -257,7 +253,8 @@ def train_linear(spec: ModelSpec, train: list[Clip], validation: list[Clip], opt
         targets.append(y[frames])
         for copy in range(copies + 1):
             inputs = clip_inputs(clip, spec) if copy == 0 else augmented_inputs(clip, spec, rng, options)
-            x = np.concatenate([identity.windows(inputs, frames), np.ones((len(frames), 1), np.float32)], axis=1)
+            x = np.concatenate([standard_windows(spec, mean, std, inputs, frames),
+                                np.ones((len(frames), 1), np.float32)], axis=1)
             gram += x.T.astype(np.float64) @ x
             cross += x.T.astype(np.float64) @ y[frames]
     say(f"linear model: {width} inputs, {len(np.concatenate(targets))} frames x {copies + 1} copies")
@@ -269,7 +266,7 @@ def train_linear(spec: ModelSpec, train: list[Clip], validation: list[Clip], opt
         solution = np.linalg.solve(gram + penalty, cross)
     weight = (solution[:-1] / y_std).astype(np.float32)
     bias = ((solution[-1] - y_mean) / y_std).astype(np.float32)
-    model = MotionModel(spec, identity.input_mean, identity.input_std, ((weight, bias),),
+    model = MotionModel(spec, mean, std, ((weight, bias),),
                         y_mean.astype(np.float32), y_std.astype(np.float32), np.ones(len(spec.outputs), np.float32))
     predicted, actual = [], []
     for clip in validation:
@@ -282,5 +279,4 @@ def train_linear(spec: ModelSpec, train: list[Clip], validation: list[Clip], opt
     loss = float(np.mean((predicted_all - actual_all) ** 2)) if len(actual_all) else 0.0
     report = TrainReport(1, loss, dict(zip(spec.outputs, correlation.round(3).tolist())),
                          dict(zip(spec.outputs, gain.round(3).tolist())))
-    return MotionModel(spec, model.input_mean, model.input_std, model.layers, model.output_mean,
-                       model.output_std, gain.astype(np.float32)), report
+    return replace(model, gain=gain.astype(np.float32)), report
