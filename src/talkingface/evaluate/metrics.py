@@ -22,8 +22,7 @@ RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
 LIP_POINTS = tuple(dict.fromkeys(tp.LIPS_UPPER_OUTER + tp.LIPS_LOWER_OUTER + tp.LIPS_UPPER_INNER
                                  + tp.LIPS_LOWER_INNER))
 """The 40 lip landmarks (20 on the outer contour, 20 on the inner one) that M-LMD compares."""
-INNER_LIP_PAIRS = ((81, 178), (82, 87), (13, 14), (312, 317), (311, 402))
-"""Upper/lower inner-lip landmark pairs across the middle of the mouth; their gap is the opening."""
+INNER_LIP_PAIRS = tp.INNER_LIP_PAIRS
 STABLE_POINTS = (33, 133, 362, 263, 168, 6, 197, 195, 5, 4)
 """Points that do not move with expression: eye corners and the nose bridge (jitter, face alignment)."""
 RIGHT_EAR_POINTS = (33, 160, 158, 133, 153, 144)

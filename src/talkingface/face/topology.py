@@ -17,6 +17,9 @@ LIPS_LOWER_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
 LIPS_UPPER_INNER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
 LIPS_LOWER_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
 
+INNER_LIP_PAIRS = ((81, 178), (82, 87), (13, 14), (312, 317), (311, 402))
+"""Upper/lower inner-lip landmark pairs across the middle of the mouth; their gap is the opening."""
+
 RIGHT_EYE_UPPER0 = (246, 161, 160, 159, 158, 157, 173)
 RIGHT_EYE_LOWER0 = (33, 7, 163, 144, 145, 153, 154, 155, 133)
 RIGHT_EYE_UPPER1 = (247, 30, 29, 27, 28, 56, 190)

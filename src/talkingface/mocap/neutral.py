@@ -16,7 +16,6 @@ from talkingface.face.geometry import RIGID_POINTS, mean_rotation, similarity_tr
 NEUTRAL_SAMPLES = 400  # frames the estimate looks at (evenly spread over the clip)
 CLOSED_SHARE = 0.25  # the share of those frames with the smallest mouth opening
 _RIGID = list(RIGID_POINTS)
-_LIP_PAIRS = ((81, 178), (82, 87), (13, 14), (312, 317), (311, 402))
 _LID_PAIRS = ((159, 145), (386, 374), (158, 153), (385, 380))
 
 
@@ -54,7 +53,7 @@ def estimate_neutral(frames: np.ndarray) -> np.ndarray:
         aligned, rotations, scales = _align(frames, reference)
         reference = aligned.mean(axis=0)
     iod = np.linalg.norm(aligned[:, 263] - aligned[:, 33], axis=-1)
-    opening = _gaps(aligned, _LIP_PAIRS) / iod
+    opening = _gaps(aligned, tp.INNER_LIP_PAIRS) / iod
     eyes = _gaps(aligned, _LID_PAIRS) / iod
     closed = opening <= np.quantile(opening, CLOSED_SHARE)
     chosen = closed & (eyes >= np.median(eyes[closed]))
@@ -63,8 +62,3 @@ def estimate_neutral(frames: np.ndarray) -> np.ndarray:
     turned = (neutral - centre) @ mean_rotation(rotations).T * float(np.mean(scales))
     placed = frames[:, _RIGID].mean(axis=(0, 1))
     return (turned + placed).astype(np.float32)
-
-
-def rest_face_height(points: np.ndarray) -> float:
-    """Forehead-to-chin distance of landmarks (478, 3), px."""
-    return float(np.linalg.norm(points[tp.FOREHEAD_TOP, :2] - points[tp.CHIN, :2]))
