@@ -112,7 +112,7 @@ def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return inter / max(a[2] * a[3] + b[2] * b[3] - inter, 1e-9)
 
 
-def _mesh_in_crop(image: np.ndarray, mesh: object, centre: np.ndarray, side: float) -> np.ndarray | None:
+def mesh_in_crop(image: np.ndarray, mesh: object, centre: np.ndarray, side: float) -> np.ndarray | None:
     """Run the face mesh on a square crop (side px, centred at centre); landmarks in image pixels or None."""
     scale = MESH_INPUT_SIZE / side
     affine = np.array([[scale, 0, MESH_INPUT_SIZE / 2 - scale * centre[0]],
@@ -136,16 +136,16 @@ def detect_faces(image: np.ndarray) -> list[FaceLandmarks]:
     with _face_mesh() as mesh:
         for x, y, w, h in _detect_boxes(image):
             centre = np.array([x + w / 2, y + h / 2])
-            points = _mesh_in_crop(image, mesh, centre, side=2.2 * max(w, h))
+            points = mesh_in_crop(image, mesh, centre, side=2.2 * max(w, h))
             if points is None:
                 continue
             # second pass centred on the found face, for a tighter, better-conditioned crop
-            refined = _mesh_in_crop(image, mesh, points[:, :2].mean(axis=0),
+            refined = mesh_in_crop(image, mesh, points[:, :2].mean(axis=0),
                                     side=1.9 * float(np.ptp(points[:, 1])))
             faces.append(FaceLandmarks(refined if refined is not None else points))
         if not faces:  # detectors missed it (e.g. extreme crop): let the mesh look at the whole image
             height, width = image.shape[:2]
-            points = _mesh_in_crop(image, mesh, np.array([width / 2, height / 2]), side=max(height, width))
+            points = mesh_in_crop(image, mesh, np.array([width / 2, height / 2]), side=max(height, width))
             if points is not None:
                 faces.append(FaceLandmarks(points))
     assert all(f.points.shape == (NUM_LANDMARKS, 3) for f in faces)

@@ -13,11 +13,9 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
-from talkingface.face.landmarks import MESH_INPUT_SIZE, detect_faces
-from talkingface.face.topology import NUM_LANDMARKS
+from talkingface.face.landmarks import detect_faces, mesh_in_crop
 
 CROP_SCALE = 1.9  # crop side in face heights (landmark bounding-box height)
 MIN_FACE_PX = 24.0  # smaller landmark boxes are tracker failures, not faces
@@ -49,21 +47,10 @@ def _crop_window(points: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def _mesh_crop(mesh: object, image: np.ndarray, centre: np.ndarray, side: float) -> np.ndarray | None:
-    """Landmarks (478, 3) in image pixels of the face in the square crop (side px at centre), or None."""
-    scale = MESH_INPUT_SIZE / side
-    affine = np.array([[scale, 0.0, MESH_INPUT_SIZE / 2 - scale * centre[0]],
-                       [0.0, scale, MESH_INPUT_SIZE / 2 - scale * centre[1]]])
-    crop = cv2.warpAffine(image, affine, (MESH_INPUT_SIZE, MESH_INPUT_SIZE),
-                          flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
-    result = mesh.process(crop)  # type: ignore[attr-defined]
-    if not result.multi_face_landmarks:
-        return None
-    landmarks = result.multi_face_landmarks[0].landmark
-    points = np.array([(p.x, p.y, p.z) for p in landmarks], np.float32) * side
-    points[:, 0] += centre[0] - side / 2
-    points[:, 1] += centre[1] - side / 2
-    if points.shape != (NUM_LANDMARKS, 3) or np.ptp(points[:, 1]) < MIN_FACE_PX / 2:
+    """Landmarks (478, 3) in image pixels of the face in the square crop (side px at centre), or None
+    (also for a landmark box too small to be a face: a tracker failure)."""
+    points = mesh_in_crop(image, mesh, centre, side)
+    if points is None or np.ptp(points[:, 1]) < MIN_FACE_PX / 2:
         return None
     return points
 
