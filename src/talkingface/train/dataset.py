@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -86,20 +86,36 @@ class Clip:
         return rule_lips(self.track, (np.arange(len(self.features)) + 0.5) / FEATURE_RATE).astype(np.float32)
 
 
-def speaker_split(clips: list[Clip], share: float = 0.15, seed: int = 0) -> tuple[list[Clip], list[Clip]]:
-    """(train, validation): whole speakers drawn at random into validation until it holds about `share`
-    of the frames, so validation measures other speakers, as the benchmark does."""
-    frames: dict[str, int] = {}
-    for clip in clips:
-        frames[clip.speaker] = frames.get(clip.speaker, 0) + len(clip.features)
-    total, held, chosen = sum(frames.values()), 0, set()
-    for speaker in np.random.default_rng(seed).permutation(sorted(frames)):
-        if held + frames[speaker] <= share * total * 1.3:
-            chosen.add(speaker)
-            held += frames[speaker]
-        if held >= share * total:
-            break
-    return [c for c in clips if c.speaker not in chosen], [c for c in clips if c.speaker in chosen]
+def speaker_folds(clips: list[Clip], folds: int = 4, seed: int = 0) -> list[tuple[list[Clip], list[Clip]]]:
+    """[(train, validation)] for cross-validation: whole speakers dealt at random into `folds` groups
+    (fewer when there are fewer speakers), each group validating once, so every measurement is on
+    speakers the model did not see, as the benchmark's is."""
+    speakers = list(np.random.default_rng(seed).permutation(sorted({c.speaker for c in clips})))
+    count = max(1, min(folds, len(speakers)))
+    groups = [set(speakers[k::count]) for k in range(count)]
+    if count == 1:
+        return [(clips, [])]
+    return [([c for c in clips if c.speaker not in group], [c for c in clips if c.speaker in group])
+            for group in groups]
+
+
+def shifted(clip: Clip, frames: int) -> Clip:
+    """The clip with its motion moved `frames` feature frames later (earlier when negative) against its
+    audio: how a clip whose picture and sound are out of step is put back in step. Frames the shift
+    empties are marked not valid."""
+    if frames == 0:
+        return clip
+    motion = np.roll(clip.motion, frames, axis=0)
+    valid = np.roll(clip.valid, frames)
+    if frames > 0:
+        valid[:frames] = False
+    else:
+        valid[frames:] = False
+    moved = replace(clip, motion=motion, valid=valid)
+    for derived in ("track", "rule_curves"):  # from the audio, which has not moved
+        if derived in clip.__dict__:
+            moved.__dict__[derived] = clip.__dict__[derived]
+    return moved
 
 
 def find_clips(folders: list[Path]) -> list[ClipSource]:

@@ -54,6 +54,34 @@ def symmetric_targets(motion: np.ndarray, outputs: tuple[str, ...]) -> np.ndarra
     return np.stack(columns, axis=1)
 
 
+def clip_targets(clip: Clip, outputs: tuple[str, ...]) -> np.ndarray:
+    """(T, len(outputs)) symmetric targets standardised per clip (over its valid frames): speakers
+    differ in how wide they open and where their rest sits, and the sound cannot tell; standardising
+    each clip lets the model learn the timing and relative size that the sound does tell. A clip
+    where an output hardly moves is scaled by a floor, not blown up."""
+    y = symmetric_targets(clip.motion, outputs)
+    seen = y[clip.valid] if clip.valid.any() else y
+    spread = np.maximum(seen.std(axis=0), _SPREAD_FLOOR)
+    return ((y - seen.mean(axis=0)) / spread).astype(np.float32)
+
+
+_SPREAD_FLOOR = 0.02  # parameter units: below this an output is at rest in the clip
+
+
+def target_scale(clips: list[Clip], outputs: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, std) (outputs,) of a typical speaker: the medians over clips of each clip's own mean and
+    spread, to turn standardised predictions back into parameters."""
+    means, spreads = [], []
+    for clip in clips:
+        y = symmetric_targets(clip.motion, outputs)[clip.valid]
+        if len(y):
+            means.append(y.mean(axis=0))
+            spreads.append(np.maximum(y.std(axis=0), _SPREAD_FLOOR))
+    if not means:
+        return np.zeros(len(outputs), np.float32), np.ones(len(outputs), np.float32)
+    return np.median(means, axis=0).astype(np.float32), np.median(spreads, axis=0).astype(np.float32)
+
+
 def clip_inputs(clip: Clip, spec: ModelSpec, mel: np.ndarray | None = None) -> np.ndarray:
     """(T, spec.inputs) model inputs of a clip (of its log-mel bands `mel` (T, bands) when given)."""
     return model_inputs(spec, clip.features, clip.rule_curves if spec.rules else None, mel)
@@ -164,11 +192,10 @@ def train_model(spec: ModelSpec, train: list[Clip], validation: list[Clip],
     say = log or (lambda _: None)
     rng = np.random.default_rng(options.seed)
     val_inputs = [clip_inputs(c, spec) for c in validation]
-    train_targets = [symmetric_targets(c.motion, spec.outputs) for c in train]
-    val_targets = [symmetric_targets(c.motion, spec.outputs) for c in validation]
+    train_targets = [clip_targets(c, spec.outputs) for c in train]
+    val_targets = [clip_targets(c, spec.outputs) for c in validation]
     mean, std = input_statistics(train, spec)
-    y_all = np.concatenate([t[c.valid] for t, c in zip(train_targets, train)])
-    y_mean, y_std = y_all.mean(axis=0), y_all.std(axis=0) + 1e-3
+    y_mean, y_std = target_scale(train, spec.outputs)
     weight = np.ones(len(spec.outputs), np.float32)
     weight[[i for i, n in enumerate(spec.outputs) if n == "jawOpen"]] = 3.0
     sizes = [len(spec.offsets) * spec.inputs, *options.hidden, len(spec.outputs)]
@@ -181,7 +208,7 @@ def train_model(spec: ModelSpec, train: list[Clip], validation: list[Clip],
 
     train_clip, train_frame = _samples(train, options.frame_step)
     val_clip, val_frame = _samples(validation, options.frame_step)
-    val_y = ((np.concatenate([val_targets[k][[t]] for k, t in zip(val_clip, val_frame)]) - y_mean) / y_std
+    val_y = (np.concatenate([val_targets[k][[t]] for k, t in zip(val_clip, val_frame)])
              if len(val_clip) else np.zeros((0, len(spec.outputs))))
     best, best_loss, waited, epochs = None, np.inf, 0, 0
     with threadpool_limits(2):
@@ -196,8 +223,7 @@ def train_model(spec: ModelSpec, train: list[Clip], validation: list[Clip],
                 x *= rng.random(x.shape) >= options.input_dropout
                 x /= 1.0 - options.input_dropout
                 y = np.stack([train_targets[k][t] for k, t in zip(train_clip[rows], train_frame[rows])])
-                losses.append(network.step(x, (y - y_mean) / y_std, weight, options.learning_rate,
-                                           options.weight_decay))
+                losses.append(network.step(x, y, weight, options.learning_rate, options.weight_decay))
             val_x = _windows(spec, mean, std, val_inputs, val_clip, val_frame)
             val_loss = float(np.mean(weight * (network.forward(val_x)[0] - val_y) ** 2)) if len(val_x) else 0.0
             say(f"epoch {epochs}: train {np.mean(losses):.4f} validation {val_loss:.4f}")
@@ -237,42 +263,25 @@ def amplitude_gains(predicted: np.ndarray, target: np.ndarray) -> tuple[np.ndarr
     return gain, correlation
 
 
-def train_linear(spec: ModelSpec, train: list[Clip], validation: list[Clip], options: TrainOptions = TrainOptions(),
-                 *, ridge: float = 30000.0, copies: int = 0, log=None) -> tuple[MotionModel, TrainReport]:
-    """A linear model (ridge regression in closed form) over the same windows, on the clean clips plus
-    `copies` augmented copies of each; gains from the validation clips as for the network."""
+def train_linear(spec: ModelSpec, clips: list[Clip], folds: list[tuple[list[Clip], list[Clip]]],
+                 options: TrainOptions = TrainOptions(), *, ridge: float = 30000.0, copies: int = 0,
+                 log=None) -> tuple[MotionModel, TrainReport]:
+    """A linear model (ridge regression in closed form) over the same windows, fitted on all clips
+    (plus `copies` augmented copies of each); its correlations and amplitude gains come from the
+    cross-validation folds' predictions for speakers each fold did not see."""
     say = log or (lambda _: None)
-    rng = np.random.default_rng(options.seed)
-    mean, std = input_statistics(train, spec)
-    width = len(spec.offsets) * spec.inputs
-    gram, cross = np.zeros((width + 1, width + 1)), np.zeros((width + 1, len(spec.outputs)))
-    targets = []
-    for clip in train:
-        y = symmetric_targets(clip.motion, spec.outputs)
-        frames = np.flatnonzero(clip.valid)[::options.frame_step]
-        targets.append(y[frames])
-        for copy in range(copies + 1):
-            inputs = clip_inputs(clip, spec) if copy == 0 else augmented_inputs(clip, spec, rng, options)
-            x = np.concatenate([standard_windows(spec, mean, std, inputs, frames),
-                                np.ones((len(frames), 1), np.float32)], axis=1)
-            gram += x.T.astype(np.float64) @ x
-            cross += x.T.astype(np.float64) @ y[frames]
-    say(f"linear model: {width} inputs, {len(np.concatenate(targets))} frames x {copies + 1} copies")
-    y_all = np.concatenate(targets)
-    y_mean, y_std = y_all.mean(axis=0), y_all.std(axis=0) + 1e-3
-    penalty = ridge * np.eye(width + 1)
-    penalty[-1, -1] = 0.0
-    with threadpool_limits(2):
-        solution = np.linalg.solve(gram + penalty, cross)
-    weight = (solution[:-1] / y_std).astype(np.float32)
-    bias = ((solution[-1] - y_mean) / y_std).astype(np.float32)
-    model = MotionModel(spec, mean, std, ((weight, bias),),
-                        y_mean.astype(np.float32), y_std.astype(np.float32), np.ones(len(spec.outputs), np.float32))
     predicted, actual = [], []
-    for clip in validation:
-        frames = np.flatnonzero(clip.valid)[::options.frame_step]
-        predicted.append(model.forward(model.windows(clip_inputs(clip, spec), frames)))
-        actual.append((symmetric_targets(clip.motion, spec.outputs)[frames] - y_mean) / y_std)
+    for train, validation in folds:
+        if not validation:
+            continue
+        model = _ridge_model(spec, train, options, ridge, copies)
+        for clip in validation:
+            frames = np.flatnonzero(clip.valid)[::options.frame_step]
+            predicted.append(model.forward(model.windows(clip_inputs(clip, spec), frames)))
+            actual.append(clip_targets(clip, spec.outputs)[frames])
+    model = _ridge_model(spec, clips, options, ridge, copies)
+    say(f"linear model: {len(spec.offsets) * spec.inputs} inputs, {len(clips)} clips x {copies + 1} copies, "
+        f"{len(folds)} folds")
     predicted_all = np.concatenate(predicted) if predicted else np.zeros((0, len(spec.outputs)))
     actual_all = np.concatenate(actual) if actual else np.zeros((0, len(spec.outputs)))
     gain, correlation = amplitude_gains(predicted_all, actual_all)
@@ -280,3 +289,65 @@ def train_linear(spec: ModelSpec, train: list[Clip], validation: list[Clip], opt
     report = TrainReport(1, loss, dict(zip(spec.outputs, correlation.round(3).tolist())),
                          dict(zip(spec.outputs, gain.round(3).tolist())))
     return replace(model, gain=gain.astype(np.float32)), report
+
+
+def _ridge_model(spec: ModelSpec, clips: list[Clip], options: TrainOptions, ridge: float,
+                 copies: int = 0) -> MotionModel:
+    """The ridge solution on the clips' standardised windows and per-clip standardised targets, as a
+    MotionModel with unit gains."""
+    rng = np.random.default_rng(options.seed)
+    mean, std = input_statistics(clips, spec)
+    width = len(spec.offsets) * spec.inputs
+    gram, cross = np.zeros((width + 1, width + 1)), np.zeros((width + 1, len(spec.outputs)))
+    for clip in clips:
+        y = clip_targets(clip, spec.outputs)
+        frames = np.flatnonzero(clip.valid)[::options.frame_step]
+        for copy in range(copies + 1):
+            inputs = clip_inputs(clip, spec) if copy == 0 else augmented_inputs(clip, spec, rng, options)
+            x = np.concatenate([standard_windows(spec, mean, std, inputs, frames),
+                                np.ones((len(frames), 1), np.float32)], axis=1)
+            gram += x.T.astype(np.float64) @ x
+            cross += x.T.astype(np.float64) @ y[frames]
+    penalty = ridge * np.eye(width + 1)
+    penalty[-1, -1] = 0.0
+    with threadpool_limits(2):
+        solution = np.linalg.solve(gram + penalty, cross)
+    y_mean, y_std = target_scale(clips, spec.outputs)
+    return MotionModel(spec, mean, std, ((solution[:-1].astype(np.float32), solution[-1].astype(np.float32)),),
+                       y_mean, y_std, np.ones(len(spec.outputs), np.float32))
+
+
+def estimate_lags(spec: ModelSpec, folds: list[tuple[list[Clip], list[Clip]]], options: TrainOptions = TrainOptions(),
+                  *, ridge: float = 30000.0, max_lag: int = 25, min_gain: float = 0.03) -> dict[str, int]:
+    """Per clip, how many feature frames (10 ms) its motion must move to be in step with its sound:
+    the shift (within ±max_lag) that best correlates the clip's jaw with what a model trained on the
+    other folds' speakers predicts from the sound, kept only when it raises that correlation by at
+    least min_gain (else 0). Research clips are often out of step by 100-300 ms, which teaches a model
+    to lag or smear."""
+    jaw = spec.outputs.index("jawOpen")
+    lags: dict[str, int] = {}
+    for train, validation in folds:
+        if not validation:
+            continue
+        model = _ridge_model(spec, train, options, ridge)
+        for clip in validation:
+            predicted = model.forward(model.windows(clip_inputs(clip, spec)))[:, jaw]
+            target = clip_targets(clip, spec.outputs)[:, jaw]
+            scores = {lag: _shifted_correlation(predicted, target, clip.valid, lag)
+                      for lag in range(-max_lag, max_lag + 1)}
+            best = max(scores, key=scores.get)
+            lags[clip.name] = best if scores[best] - scores[0] >= min_gain else 0
+    return lags
+
+
+def _shifted_correlation(predicted: np.ndarray, target: np.ndarray, valid: np.ndarray, lag: int) -> float:
+    """Correlation of predicted[t] with target[t - lag] over frames valid in both (lag in frames)."""
+    moved, seen = np.roll(target, lag), np.roll(valid, lag) & valid
+    if lag > 0:
+        seen[:lag] = False
+    elif lag < 0:
+        seen[lag:] = False
+    if seen.sum() < 10:
+        return -1.0
+    a, b = predicted[seen] - predicted[seen].mean(), moved[seen] - moved[seen].mean()
+    return float((a * b).sum() / max(np.sqrt((a * a).sum() * (b * b).sum()), 1e-12))
