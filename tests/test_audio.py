@@ -320,7 +320,7 @@ def test_recognised_words_follow_the_speech(speech, recognised_track):
     ref = normalise_transcript(speech[1])
     hyp = [w.word for w in recognised_track.words]
     matcher = difflib.SequenceMatcher(a=ref, b=hyp, autojunk=False)
-    assert sum(m.size for m in matcher.get_matching_blocks()) >= 0.2 * len(ref)
+    assert sum(m.size for m in matcher.get_matching_blocks()) >= 0.8 * len(ref)  # Whisper: 0.91 here
 
 
 def test_bilabials_are_pp_and_visemes_follow_phones(given_track):
@@ -350,3 +350,40 @@ def test_phonetic_false_skips_words(speech):
     track = analyse_audio(speech[0], phonetic=False, transcript=speech[1])
     assert track.transcript_source == "none" and track.phones == ()
     assert track.speech_activity.mean() > 0.5
+
+
+# ----------------------------------------------------------------------------------------------
+# the recogniser's words -> utterances, and the fallback when they will not align
+
+
+def test_heard_words_go_to_the_utterance_holding_them():
+    from talkingface.audio.whisper import words_by_utterance
+
+    words = [TimedWord("one", 0.10, 0.30), TimedWord("two", 1.05, 1.20), TimedWord("three", 2.50, 2.70)]
+    shares = words_by_utterance(words, [(0, 100), (150, 300)])  # feature frames: 0-1 s, 1.5-3 s
+    assert [[w.word for w in share] for share in shares] == [["one", "two"], ["three"]]  # "two": nearest
+    assert words_by_utterance(words, []) == []
+
+
+def test_unalignable_words_get_dictionary_phones_over_their_span():
+    from talkingface.audio.phones import spread_phones
+
+    result = spread_phones([TimedWord("mop", 1.0, 1.3), TimedWord("qzxv", 1.4, 1.6)], 0.9, 2.0)
+    assert [p.phone for p in result.phones] == ["M", "AA", "P"]
+    assert result.phones[0].start_s == 1.0 and result.phones[-1].end_s == 1.3
+    assert result.unaligned == ((1.4, 1.6),)  # not in the dictionary: no phones, acoustic lips there
+
+
+def test_doubtful_segments_give_no_words():
+    """Whisper's doubtful segments (Japanese heard as English scores -1.19) are dropped, so those lips
+    come from the sound, not from a wrong English guess; numbers become dictionary words."""
+    from types import SimpleNamespace as Item
+
+    from talkingface.audio.whisper import confident_words, hear_words
+
+    sure = Item(avg_logprob=-0.2, words=[Item(word=" Hello", start=0.5, end=0.8), Item(word=" 42,", start=0.9, end=1.4)])
+    unsure = Item(avg_logprob=-1.19, words=[Item(word=" I", start=2.0, end=2.1)])
+    words = confident_words([sure, unsure])
+    assert [w.word for w in words] == ["hello", "forty", "two"]
+    assert words[1].start_s == 0.9 and words[2].end_s == 1.4
+    assert hear_words(np.zeros(SAMPLE_RATE, np.float32)) == []  # silence: nothing heard

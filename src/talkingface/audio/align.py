@@ -1,10 +1,12 @@
 """Words and phones for a whole audio: which spans to decode, and how.
 
-- No transcript: the speech is cut at pauses into utterances of at most ~12 s; each is
-  recognised, and its words force-aligned for phone timings.
+- No transcript: Whisper (``audio.whisper``) hears the words of the whole audio; the speech is cut
+  at pauses into utterances of at most ~12 s, each gets the words heard in it, force-aligned for
+  phone timings (or, if they will not align, the words' dictionary phones spread over Whisper's
+  word times).
 - A transcript, audio up to ``MAX_DIRECT_S``: the whole transcript is force-aligned at once.
-- A transcript, longer audio: the speech is cut into blocks of at most ~30 s, each block is
-  recognised, the recognised words anchor the transcript words to blocks (text alignment), and
+- A transcript, longer audio: the speech is cut into blocks of at most ~30 s, the words Whisper
+  hears in each block anchor the transcript words to blocks (text alignment), and
   each block is force-aligned with its share of the transcript.
 
 A transcript whose alignment leaves most of the detected speech without phones is taken to be
@@ -22,8 +24,9 @@ import pocketsphinx
 from talkingface.audio import features as F
 from talkingface.audio import phones as P
 from talkingface.audio.decode import SAMPLE_RATE
-from talkingface.audio.phones import SIL, SpanResult
+from talkingface.audio.phones import SIL, SpanResult, TimedWord
 from talkingface.audio.text import normalise_transcript
+from talkingface.audio.whisper import hear_words, words_by_utterance
 
 MAX_DIRECT_S = 60.0
 """Longest audio whose transcript is aligned in one piece."""
@@ -54,9 +57,9 @@ def transcribe(samples: np.ndarray, activity: np.ndarray, loudness: np.ndarray,
         spans = _given(samples, activity, loudness, words, aligner)
         if spans is not None:
             return spans, "given"
-    recognizer = P.make_recognizer(P.RECOGNITION)
-    return [_recognised_span(recognizer, aligner, samples, lo, hi)
-            for lo, hi in F.split_utterances(activity, loudness)], "recognized"
+    utterances = F.split_utterances(activity, loudness)
+    heard = words_by_utterance(hear_words(samples), utterances)
+    return [_align_heard(aligner, samples, lo, hi, words) for (lo, hi), words in zip(utterances, heard)], "recognized"
 
 
 def _given(samples: np.ndarray, activity: np.ndarray, loudness: np.ndarray, words: list[str],
@@ -69,30 +72,27 @@ def _given(samples: np.ndarray, activity: np.ndarray, loudness: np.ndarray, word
         return [result]
     blocks = F.split_utterances(activity, loudness, target_s=BLOCK_TARGET_S, max_s=BLOCK_MAX_S,
                                 join_gap_s=BLOCK_MAX_S, pad_s=0.3)
-    recognizer = P.make_recognizer(P.RECOGNITION)
-    recognised = [P.recognise(recognizer, _cut(samples, lo, hi)) for lo, hi in blocks]
-    shares = share_words(words, recognised, [hi - lo for lo, hi in blocks])
+    heard = words_by_utterance(hear_words(samples), blocks)
+    shares = share_words(words, [[w.word for w in block] for block in heard], [hi - lo for lo, hi in blocks])
     spans = []
-    for (lo, hi), share, heard in zip(blocks, shares, recognised, strict=True):
+    for (lo, hi), share, heard_here in zip(blocks, shares, heard, strict=True):
         result = P.align(aligner, _cut(samples, lo, hi), share, lo / F.FEATURE_RATE)
         if result is None or coverage(result, activity, lo, hi) < MIN_COVERAGE:
-            result = _align_recognised(aligner, samples, lo, hi, heard)
+            result = _align_heard(aligner, samples, lo, hi, heard_here)
         spans.append(result)
     return spans
 
 
-def _recognised_span(recognizer: pocketsphinx.Decoder, aligner: pocketsphinx.Decoder,
-                     samples: np.ndarray, lo: int, hi: int) -> SpanResult:
-    """Recognise and align frames [lo, hi) of ``samples``."""
-    heard = P.recognise(recognizer, _cut(samples, lo, hi))
-    return _align_recognised(aligner, samples, lo, hi, heard)
-
-
-def _align_recognised(aligner: pocketsphinx.Decoder, samples: np.ndarray, lo: int, hi: int,
-                      words: Sequence[str]) -> SpanResult:
+def _align_heard(aligner: pocketsphinx.Decoder, samples: np.ndarray, lo: int, hi: int,
+                 words: Sequence[TimedWord]) -> SpanResult:
+    """Frames [lo, hi) of ``samples`` aligned to the words heard in them; where they will not align,
+    their dictionary phones spread over the words' own times."""
     offset = lo / F.FEATURE_RATE
     part = _cut(samples, lo, hi)
-    result = P.align(aligner, part, P.add_words(aligner, words), offset) if words else None
+    known = P.add_words(aligner, [w.word for w in words])
+    result = P.align(aligner, part, known, offset) if known else None
+    if words and (result is None or not result.phones or result.unaligned):
+        return P.spread_phones(words, offset, offset + part.size / SAMPLE_RATE)
     return result or SpanResult.failed(offset, offset + part.size / SAMPLE_RATE)
 
 

@@ -1,19 +1,17 @@
-"""pocketsphinx wrappers: recognise English words, force-align words to get timed phones.
+"""pocketsphinx wrappers: force-align words to get timed phones (the words come from a transcript
+or from ``audio.whisper``).
 
-- ``make_recognizer`` / ``recognise``: n-gram recognition of one utterance (a 10k-word
-  vocabulary, pruned for speed: about 30x real time here).
 - ``make_aligner`` / ``add_words`` / ``align``: forced alignment of known words to one span of
   at most ~30 s: a word-level pass (wide beams), then a state-level pass for phone timings.
 
 Times are seconds from the start of the whole audio (callers pass each span's offset). Nothing
-here raises on undecodable audio: ``recognise`` returns no words and ``align`` returns None.
+here raises on undecodable audio: ``align`` returns None.
 Decoders are built per call, never at import time; they are not thread-safe.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -53,9 +51,7 @@ class TimedWord:
 class DecoderSettings:
     """pocketsphinx options (names as in ``pocketsphinx.Config``) for one kind of pass.
 
-    ``vocabulary`` limits a recogniser to that many of the language model's most frequent words
-    (0 = the whole dictionary); an aligner starts with an empty dictionary and gets the words
-    it needs added.
+    An aligner starts with an empty dictionary and gets the words it needs added.
     """
 
     beam: float = 1e-48
@@ -67,12 +63,11 @@ class DecoderSettings:
     ds: int = 1
     fwdflat: bool = False
     bestpath: bool = False
-    vocabulary: int = 0
     extra: tuple[tuple[str, object], ...] = field(default=())
 
     def kwargs(self) -> dict[str, object]:
         """Keyword arguments for ``pocketsphinx.Decoder`` (without ``dict`` and ``lm``)."""
-        opts = {k: v for k, v in asdict(self).items() if k not in ("vocabulary", "extra")}
+        opts = {k: v for k, v in asdict(self).items() if k != "extra"}
         opts["hmm"] = os.path.join(_model_dir(), "en-us")
         opts["loglevel"] = "FATAL"
         opts["logfn"] = os.devnull
@@ -80,8 +75,6 @@ class DecoderSettings:
         return opts
 
 
-RECOGNITION = DecoderSettings(beam=1e-40, wbeam=1e-30, pbeam=1e-40, maxhmmpf=1000, maxwpf=10,
-                              topn=2, ds=2, vocabulary=10000)
 ALIGNMENT = DecoderSettings(beam=1e-80, wbeam=1e-60, pbeam=1e-80, topn=2, ds=2)
 
 FRAME_CENTRE_S = 0.008
@@ -106,27 +99,6 @@ def pronunciations() -> Mapping[str, tuple[str, ...]]:
             if phones:
                 prons.setdefault(word.split("(")[0], []).append(phones.strip())
     return MappingProxyType({w: tuple(p) for w, p in prons.items()})
-
-
-@lru_cache(maxsize=2)
-def _vocabulary_text(size: int) -> str:
-    """Dictionary file text with the ``size`` words the language model finds most frequent."""
-    prons = pronunciations()
-    lm = pocketsphinx.NGramModel(pocketsphinx.Config(loglevel="FATAL", logfn=os.devnull),
-                                 pocketsphinx.LogMath(), os.path.join(_model_dir(), "en-us.lm.bin"))
-    ranked = sorted(prons, key=lambda w: -lm.prob([w]))[:size] if size else sorted(prons)
-    return "".join(f"{w}{f'({i + 1})' if i else ''} {p}\n"
-                   for w in ranked for i, p in enumerate(prons[w]))
-
-
-def make_recognizer(settings: DecoderSettings = RECOGNITION) -> pocketsphinx.Decoder:
-    """A decoder with the English n-gram language model (~0.1 s to build)."""
-    with tempfile.TemporaryDirectory(prefix="talkingface-") as tmp:
-        path = os.path.join(tmp, "vocabulary.dict")
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(_vocabulary_text(settings.vocabulary))
-        lm = os.path.join(_model_dir(), "en-us.lm.bin")
-        return pocketsphinx.Decoder(**settings.kwargs(), lm=lm, dict=path)
 
 
 def make_aligner(settings: DecoderSettings = ALIGNMENT) -> pocketsphinx.Decoder:
@@ -177,23 +149,6 @@ class SpanResult:
     def failed(start_s: float, end_s: float) -> SpanResult:
         """A span with nothing aligned."""
         return SpanResult(unaligned=((round(start_s, 4), round(end_s, 4)),))
-
-
-def recognise(recognizer: pocketsphinx.Decoder, samples: np.ndarray) -> list[str]:
-    """Words recognised in one utterance (no fillers); empty when nothing is recognised.
-
-    Parameters
-    ----------
-    recognizer : pocketsphinx.Decoder
-        From ``make_recognizer``.
-    samples : np.ndarray, shape (N,), float32 at 16 kHz
-        One utterance, ideally under ~15 s, with a little silence around it.
-    """
-    try:
-        _decode(recognizer, to_pcm16(samples))
-        return _real_words(seg.word for seg in recognizer.seg())
-    except RuntimeError:
-        return []
 
 
 def align(aligner: pocketsphinx.Decoder, samples: np.ndarray, words: Sequence[str],
@@ -284,6 +239,26 @@ def _read_alignment(alignment, offset_s: float) -> SpanResult:
             elif end > start:
                 phones.append(TimedPhone(name, start, end))
     return SpanResult(tuple(words), tuple(phones))
+
+
+def spread_phones(words: Sequence[TimedWord], offset_s: float, end_s: float) -> SpanResult:
+    """The dictionary phones of timed words spread evenly over each word's span: the fallback when a
+    span's words are known (with rough times) but cannot be force-aligned. Words the dictionary does not
+    know leave their span unaligned; time between words is silence. offset_s / end_s: the span."""
+    prons = pronunciations()
+    phones: list[TimedPhone] = []
+    unaligned = []
+    for word in words:
+        start, end = max(word.start_s, offset_s), min(word.end_s, end_s)
+        if end <= start:
+            continue
+        if word.word not in prons:
+            unaligned.append((round(start, 4), round(end, 4)))
+            continue
+        names = [clean_phone(n) for n in prons[word.word][0].split()]
+        edges = np.linspace(start, end, len(names) + 1)
+        phones += [TimedPhone(n, round(a, 4), round(b, 4)) for n, a, b in zip(names, edges[:-1], edges[1:])]
+    return SpanResult(tuple(words), tuple(phones), tuple(unaligned))
 
 
 def phone_indices(phones, frames: int, rate: float = 100.0) -> np.ndarray:

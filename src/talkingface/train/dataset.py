@@ -27,7 +27,7 @@ from talkingface.audio.track import AudioTrack
 from talkingface.audio.visemes import phones_to_visemes
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mpg", ".avi", ".mkv", ".webm")
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: phones from Whisper-heard words
 HELD_OUT = ("congressman_844", "man_suit_vfr", "older_man_224", "woman_turned_224", "andrew_clip_1",
             "andrew_clip_2", "reagan_clip1", "KristiNoem", "deep_avsr__00001", "deep_avsr__00019",
             "RD_Radio34", "LatentSync__demo3", "noisy_restaurant")
