@@ -70,3 +70,9 @@ def speech_like(seconds: float, rate: int = 16000, seed: int = 0) -> np.ndarray:
     envelope = np.clip(np.sin(2 * np.pi * 3.0 * t), 0, None) ** 0.5
     voice = 0.5 * np.sin(2 * np.pi * 140 * t) + 0.25 * np.sin(2 * np.pi * 280 * t) + 0.1 * rng.standard_normal(t.size)
     return (0.3 * envelope * voice).astype(np.float32)
+
+
+# Real speakers' head motion (captured dev-data clips, 40 ms frames): 99 % of the frame-to-frame steps
+# are under these (yaw, pitch, roll) degrees, and 99 % of the changes of step.
+REAL_HEAD_STEP_DEG = (3.4, 2.9, 1.6)
+REAL_HEAD_JERK_DEG = (1.5, 1.45, 0.65)

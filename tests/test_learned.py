@@ -12,6 +12,7 @@ from talkingface.audio import analyse_audio, audio_from_array
 from talkingface.errors import InputFileError
 from talkingface.motion.generate import MotionOptions, generate_motion
 from talkingface.motion.lips import LIP_PARAMETERS
+from talkingface.motion.head import load_head_motion
 from talkingface.motion.model import ModelSpec, MotionModel, load_model, model_from_bytes, model_inputs, save_model
 from talkingface.motion.params import PARAMETER_INDEX, PARAMETERS, Motion
 from tests.synthetic import speech_like, write_rendered_video
@@ -141,6 +142,7 @@ def test_training_command_recovers_the_planted_mapping(planted_videos, tmp_path,
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert report["clips"] == 3
+    assert load_head_motion(report["head_motion"]["path"]).source.startswith("fitted to 3 ")
     model = load_model(tmp_path / "models" / "lips_acoustic.npz")
     samples = speech_like(4.0, seed=7) * np.repeat(np.random.default_rng(7).uniform(0.2, 1, 16), 4000)
     track = analyse_audio(audio_from_array(samples, 16000), phonetic=False)
@@ -227,3 +229,60 @@ def test_linear_training_learns_timing_not_each_speakers_scale():
     typical = np.median([0.2 + 0.3 * k for k in range(len(clips))])  # the middle speaker's jaw scale
     predicted = model.predict(model_inputs(spec, clips[0].features))[:, jaw]
     assert 0.5 * typical < predicted.max() - predicted.min() < 2.0 * typical
+
+
+# ------------------------------------------------------------------------------ head motion
+
+
+def test_committed_head_motion_loads_and_differs_from_the_rules():
+    from talkingface.motion.head import RULES, load_head_motion
+
+    head = load_head_motion()
+    assert "captured talking clips" in head.source
+    assert head != RULES and all(0.5 < d < 10 for d in head.drift_deg)
+
+
+@pytest.mark.parametrize("damage", ["missing", "version", "checksum", "range", "not json"])
+def test_damaged_head_motion_files_are_refused_by_name(tmp_path, damage):
+    from talkingface.motion.head import RULES, load_head_motion, save_head_motion
+
+    path = save_head_motion(RULES, tmp_path / "head.json")
+    document = json.loads(path.read_text())
+    if damage == "missing":
+        path.unlink()
+    elif damage == "version":
+        path.write_text(json.dumps(document | {"version": 99}))
+    elif damage == "checksum":
+        path.write_text(json.dumps(document | {"drift_deg": [9.0, 1.0, 1.0]}))
+    elif damage == "range":
+        path.write_text(json.dumps(document | {"wobble_sigma_s": [0.0, 1.0, 1.0]}))
+    else:
+        path.write_text("{drift")
+    with pytest.raises(InputFileError, match="head.json"):
+        load_head_motion(path)
+    assert load_head_motion(save_head_motion(RULES, tmp_path / "again.json")) == RULES
+
+
+def test_head_fit_recovers_the_process_it_was_given():
+    """Clips of the performance's own head process (in speech, no emphasis) with planted constants:
+    the fit gives back their sizes and widths."""
+    from talkingface.motion.head import HeadMotion
+    from talkingface.motion.performance import CausalPerformance
+    from talkingface.train.dataset import Clip
+    from talkingface.train.head import fit_head_motion
+
+    planted = HeadMotion(drift_deg=(4.0, 2.0, 1.5), drift_sigma_s=(0.8, 0.6, 0.7), wobble_deg=(1.5, 2.5, 1.0),
+                         wobble_sigma_s=(0.2, 0.25, 0.3))
+    frames, clips = 1500, []
+    for seed in range(30):
+        performance = CausalPerformance(seed, 100.0, 0.0, planted)
+        pose = np.array([performance.step(t / 100, 1.0, 0.0).pose for t in range(frames + 300)])[300:]
+        motion = np.zeros((frames, len(PARAMETERS)), np.float32)
+        motion[:, [PARAMETER_INDEX[a] for a in ("headYaw", "headPitch", "headRoll")]] = pose
+        clips.append(Clip(f"c{seed}", f"s{seed}", np.zeros((frames, 46), np.float32), np.full(frames, -1, np.int16),
+                          motion, np.ones(frames, bool)))
+    head, report = fit_head_motion(clips)
+    total = lambda h: np.hypot(h.drift_deg, h.wobble_deg)  # noqa: E731
+    assert np.allclose(total(head), total(planted), rtol=0.2)
+    assert np.allclose(head.drift_deg, planted.drift_deg, rtol=0.35)
+    assert report["headYaw"]["fitted"]["speed_deg_s"] == pytest.approx(report["headYaw"]["real"]["speed_deg_s"], rel=0.1)

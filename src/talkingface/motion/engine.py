@@ -32,6 +32,7 @@ from talkingface.motion.controls import EMOTIONS, UNBOUNDED, emotion_offsets, ga
 from talkingface.motion.model import load_model
 from talkingface.motion.options import StreamControls, StreamError, StreamOptions
 from talkingface.motion.params import PARAMETER_INDEX, PARAMETERS
+from talkingface.motion.head import HeadMotion
 from talkingface.motion.performance import CausalPerformance
 from talkingface.motion.speech import ACTIVITY, EMPHASIS, SpeechTracker
 
@@ -128,12 +129,15 @@ class MotionEngine:
 
         frames = MotionEngine(options).run_features(track.acoustic, samples)   # offline, same frames
 
+    head: the head process's constants (default: the committed ones learned from video;
+    motion.head.RULES are the hand-tuned ones they replaced).
+
     Frame ``k`` is emitted as soon as the audio up to ``k / fps + lookahead`` (+ 7.5 ms of analysis
     window) has been pushed. The frames depend only on the audio, the options and the controls (set
     at the same audio positions), not on the chunk sizes.
     """
 
-    def __init__(self, options: StreamOptions | None = None) -> None:
+    def __init__(self, options: StreamOptions | None = None, *, head: HeadMotion | None = None) -> None:
         options = StreamOptions() if options is None else options
         if not isinstance(options, StreamOptions):
             raise OptionError("options", type(options).__name__, "must be a StreamOptions")
@@ -146,7 +150,7 @@ class MotionEngine:
         self._normaliser = MelNormaliser()
         self._lips = load_model(LIPS_MODEL)
         self._lookahead_s = max(options.lookahead_s, self._lips.spec.lookahead_s)
-        self._performance = CausalPerformance(options.seed, options.fps, options.blink_rate)
+        self._performance = CausalPerformance(options.seed, options.fps, options.blink_rate, head)
         past = max(math.ceil(_PAST_S * FEATURE_RATE), self._lips.spec.past) + 1
         ahead = math.ceil(self._lookahead_s * FEATURE_RATE) + 1
         size = past + ahead + 4

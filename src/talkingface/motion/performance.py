@@ -16,12 +16,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from talkingface.motion.head import HeadMotion, load_head_motion
+
 BLINK_CLOSE_S, BLINK_HOLD_S, BLINK_OPEN_S = 0.08, 0.04, 0.15
-# slow drift and faster wobble (yaw, pitch, roll)
-_DRIFT_SIGMA_S = np.array([0.75, 0.62, 0.88])
-_DRIFT_DEG = np.array([2.6, 1.6, 1.8])
-_WOBBLE_SIGMA_S = np.array([0.22, 0.18, 0.28])
-_WOBBLE_DEG = np.array([1.0, 0.7, 0.8])
 _BLINK_REFRACTORY_S = 1.2
 _BREATH_HZ, _BREATH_AMPLITUDE = 0.25, 0.003
 _EMPHASIS_GAIN = 1.6  # per-frame emphasis peaks are brief; the nod and brow filters average them
@@ -57,21 +54,21 @@ class SmoothNoise:
     for a few time constants at construction so it starts in its stationary state.
     """
 
-    _STAGES = 4
+    STAGES = 4
 
     def __init__(self, rng: np.random.Generator, sigma_s: np.ndarray, dt: float) -> None:
         self._rng = rng
-        tau = np.asarray(sigma_s, np.float64) / np.sqrt(self._STAGES)
-        self._filter = LowPass(tau, dt, self._STAGES)
+        tau = np.asarray(sigma_s, np.float64) / np.sqrt(self.STAGES)
+        self._filter = LowPass(tau, dt, self.STAGES)
         self._channels = tau.size
         self._scale = 1.0 / np.sqrt(self._variance(tau, dt))
-        for _ in range(int(np.ceil(8 * self._STAGES * tau.max() / dt))):
+        for _ in range(int(np.ceil(8 * self.STAGES * tau.max() / dt))):
             self.step()
 
     def _variance(self, tau: np.ndarray, dt: float) -> np.ndarray:
         """Stationary variance of the cascade's output for unit white noise (from its impulse response)."""
-        probe = LowPass(tau, dt, self._STAGES)
-        steps = int(np.ceil(20 * self._STAGES * tau.max() / dt)) + 8
+        probe = LowPass(tau, dt, self.STAGES)
+        steps = int(np.ceil(20 * self.STAGES * tau.max() / dt)) + 8
         response = np.array([probe.step(np.ones(tau.size) if n == 0 else np.zeros(tau.size))
                              for n in range(steps)])
         return (response ** 2).sum(axis=0)
@@ -152,14 +149,18 @@ class CausalPerformance:
     """Head pose, blinks, gaze and brows for one frame from the speech around it.
 
     ``step(t, activity, emphasis) -> PerformanceFrame`` with t the frame time (s), activity and
-    emphasis in [0, 1] (motion.speech.SpeechTracker, mixed around the frame).
+    emphasis in [0, 1] (motion.speech.SpeechTracker, mixed around the frame). head: the head
+    process's constants (default: the committed ones, learned from real talking videos).
     """
 
-    def __init__(self, seed: int, fps: float, blink_rate: float) -> None:
-        head, blink, gaze, extra = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
+    def __init__(self, seed: int, fps: float, blink_rate: float, head: HeadMotion | None = None) -> None:
+        head_rng, blink, gaze, extra = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
         dt = 1.0 / fps
+        constants = load_head_motion() if head is None else head
+        self._drift_deg = np.array(constants.drift_deg)
+        self._wobble_deg = np.array(constants.wobble_deg)
         # drift (yaw, pitch, roll) and wobble (yaw, pitch, roll) in one 6-channel process
-        self._head = SmoothNoise(head, np.concatenate([_DRIFT_SIGMA_S, _WOBBLE_SIGMA_S]), dt)
+        self._head = SmoothNoise(head_rng, np.array(constants.drift_sigma_s + constants.wobble_sigma_s), dt)
         self._blinks = Blinks(blink, blink_rate)
         self._gaze = Gaze(gaze, dt)
         self._roll_sign = float(extra.choice([-1.0, 1.0]))
@@ -171,7 +172,7 @@ class CausalPerformance:
         emphasis = min(_EMPHASIS_GAIN * emphasis, 1.0)
         energy, nod, brow = self._speech.step(np.array([activity, emphasis, emphasis])).tolist()
         noise = self._head.step()
-        pose = noise[:3] * _DRIFT_DEG + noise[3:] * _WOBBLE_DEG * (0.45 + 0.55 * energy)
+        pose = noise[:3] * self._drift_deg + noise[3:] * self._wobble_deg * (0.45 + 0.55 * energy)
         pose[1] += 3.0 * nod
         pose[2] += 1.2 * nod * self._roll_sign
         active = activity > 0.5

@@ -1,4 +1,4 @@
-"""python -m talkingface.train: fit the lips models on talking videos and write their weights.
+"""python -m talkingface.train: fit the lips models and the head motion on talking videos and write them.
 
     python -m talkingface.train [FOLDER ...] [--cache DIR] [--out DIR] [--model linear|mlp]
 
@@ -9,7 +9,8 @@ seconds. Speakers are dealt into 4 cross-validation folds: each clip's picture i
 step with its sound (estimate_lags, from models that never saw its speaker), then the linear models
 are fitted on every clip, their gains and reported correlations taken from the folds. Writes
 lips_acoustic.npz and lips_phonetic.npz into --out (default the package's motion/models/) and prints
-a JSON report.
+a JSON report. The head process's constants are fitted to the clips' captured head poses
+(train.head) and written as head_motion.json beside them.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ import json
 import sys
 from pathlib import Path
 
+from talkingface.motion.head import save_head_motion
 from talkingface.motion.lips import LIP_PARAMETERS
 from talkingface.motion.model import ModelSpec, save_model
 from talkingface.train.dataset import find_clips, is_held_out, prepare_clip, shifted, speaker_folds
 from talkingface.train.fit import TrainOptions, estimate_lags, train_linear, train_model
+from talkingface.train.head import fit_head_motion
 
 DEFAULT_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "dev-data" / "videos"
 SPECS = {
@@ -76,6 +79,11 @@ def main(argv: list[str] | None = None) -> int:
         path = save_model(model, args.out / f"{name}.npz")
         report["models"][name] = {"path": str(path), "kind": args.model,
                                   "cross_validated_r": result.correlation, "gain": result.gain}
+    try:
+        head, head_report = fit_head_motion(clips, seed=args.seed)
+        report["head_motion"] = {"path": str(save_head_motion(head, args.out / "head_motion.json")), **head_report}
+    except ValueError as error:  # no clip long enough: the committed constants stay
+        report["head_motion"] = {"skipped": str(error)}
     print(json.dumps(report, indent=1))
     return 0
 
