@@ -28,6 +28,9 @@ _LAZY = {
     "CaptureOptions": "talkingface.mocap",
     "DriveOptions": "talkingface.motion.drive",
     "prepare_avatar": "talkingface.pipeline",
+    "DubOptions": "talkingface.dub",
+    "DubResult": "talkingface.dub",
+    "dub": "talkingface.pipeline",
 }
 
 __all__ = [

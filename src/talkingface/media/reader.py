@@ -85,8 +85,9 @@ def count_video_packets(path: PathLike) -> int:
     return _count_packets(check_input_file(path, "a video file"))[0]
 
 
-def iter_video_frames(path: PathLike) -> Iterator[tuple[float, np.ndarray]]:
-    """Decode a video frame by frame.
+def iter_video_frames(path: PathLike, *, start_s: float = 0.0) -> Iterator[tuple[float, np.ndarray]]:
+    """Decode a video frame by frame (from the first frame at or after start_s seconds: the decoder
+    seeks to the key frame before it, so a late start costs little).
 
     Yields
     ------
@@ -112,6 +113,8 @@ def iter_video_frames(path: PathLike) -> Iterator[tuple[float, np.ndarray]]:
         vs.thread_type = "AUTO"
         start, last, index = _start_time_s(c), -math.inf, 0
         rate = float(vs.average_rate or vs.guessed_rate or 25)
+        if start_s > 0 and vs.time_base:
+            c.seek(int((start_s + start) / vs.time_base), stream=vs, backward=True, any_frame=False)
         try:
             for frame in c.decode(vs):
                 t = frame.time - start if frame.time is not None else index / rate
@@ -119,7 +122,8 @@ def iter_video_frames(path: PathLike) -> Iterator[tuple[float, np.ndarray]]:
                 if t <= last:
                     continue
                 last = t
-                yield t, _frame_to_rgb(frame)
+                if t >= start_s - 1e-6:
+                    yield t, _frame_to_rgb(frame)
         except av.FFmpegError as err:
             where = f"after {last:.3f} s" if last > -math.inf else "at the start"
             raise InputFileError(p, f"is corrupt {where} ({_reason(err)})") from err

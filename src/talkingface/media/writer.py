@@ -33,6 +33,7 @@ AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 1200
 """Sample rates the AAC encoder takes directly; other rates are resampled to 48 kHz."""
 
 _AAC_FRAME = 1024  # samples per AAC-LC frame
+VFR_CLOCK = 90_000  # ticks per second of a variable-rate writer's timestamps (MPEG's 90 kHz)
 
 
 def _ycbcr_matrix(kr: float, kb: float) -> np.ndarray:
@@ -111,6 +112,10 @@ class VideoWriter:
         AAC bit rate in bit/s; default 64 kbit/s at <= 24 kHz, else 96 kbit/s.
     encoder_options : mapping, optional, keyword-only
         Extra libx264 options, e.g. ``{"tune": "zerolatency"}`` or ``{"g": "50"}``.
+    variable_rate : bool, keyword-only
+        Each :meth:`write` gives the frame's presentation time (``time_s``, increasing), kept to
+        1/90000 s (a variable frame rate); ``fps`` is then the nominal rate and the last frame shows
+        for 1/fps.
 
     Examples
     --------
@@ -134,8 +139,12 @@ class VideoWriter:
         faststart: bool = True,
         audio_bitrate: int | None = None,
         encoder_options: Mapping[str, str] | None = None,
+        variable_rate: bool = False,
     ) -> None:
         self._rate = _check_fps(fps)
+        self._variable = bool(variable_rate)
+        self._time_base = Fraction(1, VFR_CLOCK) if self._variable else 1 / self._rate
+        self._end = Fraction(0)  # presentation end of the frames written so far, s
         self._in_shape = _check_size(width, height)
         _check_encoder_options(crf=crf, preset=preset, threads=threads)
         self._pcm, self._audio_rate = (None, None) if audio is None else _prepare_audio(audio, audio_rate)
@@ -161,7 +170,7 @@ class VideoWriter:
     @property
     def duration_s(self) -> float:
         """Duration of the frames written so far, in seconds."""
-        return float(self.frame_count / self._rate)
+        return float(self._end)
 
     def _open_container(self, faststart: bool) -> av.container.OutputContainer:
         opts = {"movflags": "+faststart"} if faststart and self.path.suffix.lower() != ".mkv" else {}
@@ -175,7 +184,7 @@ class VideoWriter:
         stream = self._container.add_stream("libx264", rate=self._rate, options=options)
         stream.width, stream.height, stream.pix_fmt = self.width, self.height, "yuv420p"
         cc = stream.codec_context
-        cc.time_base = 1 / self._rate
+        cc.time_base = self._time_base
         cc.thread_type = "AUTO"
         cc.thread_count = threads
         cc.colorspace = int(Colorspace.ITU709)  # same value as AVCOL_SPC_BT709
@@ -191,28 +200,44 @@ class VideoWriter:
         stream.codec_context.time_base = Fraction(1, rate)
         return stream
 
-    def write(self, frame: np.ndarray) -> None:
-        """Encode one frame: (height, width, 3) uint8 RGB, the size given to the constructor."""
+    def write(self, frame: np.ndarray, time_s: float | None = None) -> None:
+        """Encode one frame: (height, width, 3) uint8 RGB, the size given to the constructor; with
+        variable_rate, time_s is its presentation time in seconds (after the previous frame's)."""
         self._check_open()
         rgb = np.asarray(frame)
         if rgb.shape != self._in_shape or rgb.dtype != np.uint8:
             raise OptionError("frame", f"array of shape {rgb.shape} and dtype {rgb.dtype}",
                               f"expected shape {self._in_shape} and dtype uint8 for {self.path}")
+        pts = self._next_pts(time_s)
         vf = av.VideoFrame.from_ndarray(rgb_to_i420(rgb[: self.height, : self.width]), format="yuv420p")
-        vf.pts = self.frame_count
+        vf.pts = pts
         vf.time_base = self._video.codec_context.time_base
         try:
             self._container.mux(self._video.encode(vf))
             self.frame_count += 1
+            self._pts = pts
+            self._end = pts * self._time_base + 1 / self._rate
             if self._audio is not None:
                 self._feed_audio(self._audio_target(), final=False)
         except BaseException:
             self.abort()
             raise
 
+    def _next_pts(self, time_s: float | None) -> int:
+        """The next frame's pts in the stream's time base: the frame count at a constant rate, the
+        given time with variable_rate."""
+        if not self._variable:
+            return self.frame_count
+        if time_s is None or not math.isfinite(time_s) or time_s < 0:
+            raise OptionError("time_s", time_s, f"a variable-rate writer needs each frame's time ({self.path})")
+        pts = round(time_s * VFR_CLOCK)
+        if self.frame_count and pts <= self._pts:
+            raise OptionError("time_s", time_s, f"must come after the previous frame's time ({self.path})")
+        return pts
+
     def _audio_target(self) -> int:
         """Audio samples that cover the frames written so far."""
-        return round(self.frame_count * self._audio_rate / self._rate)
+        return round(self._end * self._audio_rate)
 
     def _feed_audio(self, until: int, *, final: bool) -> None:
         """Encode audio up to sample ``until`` (whole AAC frames unless ``final``)."""

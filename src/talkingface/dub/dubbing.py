@@ -1,0 +1,243 @@
+"""Visual dubbing: an existing video re-lipped to new speech.
+
+    from talkingface.dub import DubOptions, dub_video
+    result = dub_video("talk.mp4", "new_speech.wav", "dubbed.mp4", DubOptions(extend="loop"))
+    result.frames_dubbed, result.no_face       # what was re-lipped, what passed through untouched
+
+Two streamed passes over the video: the first tracks the face and fits the rig to every frame
+(``mocap.track_and_fit``; landmarks spooled to disk) and picks the frame whose teeth the dub shows;
+the second decodes again and re-lips every frame with the face (``dub.lowerface``), writing the MP4
+as it goes. The new mouth is the talking-photo mouth for the new speech (``motion.generate``), laid on
+the video's own timestamps. Everything but the lower face keeps the video's pixels.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from talkingface.audio import SAMPLE_RATE, analyse_audio, load_audio
+from talkingface.audio.text import check_transcript
+from talkingface.dub.frames import FrameSource
+from talkingface.dub.interior import InteriorPicker
+from talkingface.dub.lengths import EXTEND_MODES, OutputTimeline, output_timeline
+from talkingface.dub.lowerface import MOUTH_COLUMNS, LowerFaceWarp, mouth_parameters
+from talkingface.errors import AudioError, OptionError
+from talkingface.media import VideoWriter, check_output_path, probe_video
+from talkingface.media.writer import VIDEO_SUFFIXES
+from talkingface.mocap.capture import REST_PERCENTILE, CaptureOptions, FaceTrack, average_fps, track_and_fit
+from talkingface.mocap.timeline import true_runs
+from talkingface.motion.controls import Controls
+from talkingface.motion.generate import LIP_METHODS, MotionOptions, generate_motion
+from talkingface.motion.params import Motion
+from talkingface.render.rig import build_rig
+from talkingface.validation import check_number
+
+PathLike = str | os.PathLike[str]
+Progress = Callable[[int, int], None]
+CLOSE_S = 0.2  # past the speech's end the mouth eases closed over this long
+
+
+@dataclass(frozen=True)
+class DubOptions:
+    """transcript: what the new speech says (improves lip timing); phonetic: recognise/align phones
+    (False: lips from the sound alone, any language); lips, articulation, seed, controls: as for a
+    render (controls: the emotion shows on the mouth; gaze, head distance and keyframes of other
+    parameters do not apply, the video keeps its own); face: whom to dub when several faces show, by
+    size rank at the first frame with a face (0 = the largest); extend: how a video shorter than the
+    speech goes on ("pingpong", "loop", "hold"); keep_length: keep the whole of a video longer than
+    the speech (silence and a closed mouth after it) instead of cutting it at the speech's end; mix:
+    level (0-1) of the video's own soundtrack under the new speech (0: the new speech alone);
+    max_audio_s: longest accepted speech, s."""
+
+    transcript: str | None = None
+    phonetic: bool = True
+    lips: str = "learned"
+    articulation: float = 1.0
+    seed: int = 0
+    controls: Controls = field(default_factory=Controls)
+    face: int = 0
+    extend: str = "pingpong"
+    keep_length: bool = False
+    mix: float = 0.0
+    max_audio_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        check_transcript(self.transcript)
+        if not isinstance(self.phonetic, bool):
+            raise OptionError("phonetic", self.phonetic, "must be True or False")
+        if not isinstance(self.keep_length, bool):
+            raise OptionError("keep_length", self.keep_length, "must be True or False")
+        if self.extend not in EXTEND_MODES:
+            raise OptionError("extend", self.extend, f"must be one of {EXTEND_MODES}")
+        if not isinstance(self.face, int) or isinstance(self.face, bool) or not 0 <= self.face < 100:
+            raise OptionError("face", self.face, "must be an integer from 0 (the largest face) to 99")
+        check_number("mix", self.mix, low=0.0, high=1.0)
+        check_number("max_audio_s", self.max_audio_s, low=0.001, high=86_400.0, unit=" s")
+        self.motion_options(25.0)  # validates lips, articulation, seed and controls
+
+    def motion_options(self, fps: float) -> MotionOptions:
+        if self.lips not in LIP_METHODS:
+            raise OptionError("lips", self.lips, f"must be one of {LIP_METHODS}")
+        return MotionOptions(fps=fps, seed=self.seed, articulation=self.articulation, controls=self.controls,
+                             lips=self.lips)
+
+
+@dataclass(frozen=True)
+class DubResult:
+    """What dub_video wrote: the file; frames written and how many were re-lipped; fps (the video's
+    average rate; its own timestamps are kept); width, height; duration_s; no_face: output time
+    spans (start_s, end_s) without the dubbed face, passed through untouched; faces_at_start: faces
+    seen when the face was first found; interior: "video" (the speaker's own teeth are reused) or
+    "synthetic"; transcript_source; timings per stage, s; notes for the user."""
+
+    output: Path
+    frames: int
+    frames_dubbed: int
+    fps: float
+    width: int
+    height: int
+    duration_s: float
+    no_face: tuple[tuple[float, float], ...]
+    faces_at_start: int
+    interior: str
+    transcript_source: str
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+def dub_video(video: PathLike, audio: PathLike, output: PathLike, options: DubOptions = DubOptions(), *,
+              progress: Progress | None = None) -> DubResult:
+    """Re-lip the face in `video` to speak `audio`; write the MP4 `output` atomically.
+
+    Raises InputNotFoundError / InputFileError (a video without a video stream, unreadable files),
+    AudioError (audio without an audio stream, or too long), NoFaceError (no face in any frame:
+    nothing is written), OptionError, OutputPathError (e.g. the output is one of the inputs).
+    """
+    output_path = check_output_path(output, inputs=[video, audio], suffixes=VIDEO_SUFFIXES)
+    timings: dict[str, float] = {}
+    clock = [time.perf_counter()]
+
+    def lap(stage: str) -> None:
+        now = time.perf_counter()
+        timings[stage], clock[0] = now - clock[0], now
+
+    info = probe_video(video)
+    speech = load_audio(audio, max_seconds=options.max_audio_s)
+    lap("audio_decode")
+    # only the part of the video the dub shows is tracked (a 2-hour video with a 10 s line reads 10 s)
+    needed = None if options.keep_length or speech.duration_s >= info.duration_s else speech.duration_s
+    picker = InteriorPicker()
+    work = _work_counter(progress, info.frame_count, needed, info.fps)
+    with tempfile.TemporaryDirectory(prefix="talkingface-dub-") as folder:
+        face = track_and_fit(video, CaptureOptions(face=options.face, end_s=needed), folder,
+                             progress=work.tracked, hook=picker.see)
+        lap("track_and_fit")
+        fps = average_fps(face.times, face.fps)
+        timeline = output_timeline(face.times, speech.duration_s, fps, extend=options.extend,
+                                   keep_length=options.keep_length)
+        track = analyse_audio(speech, transcript=options.transcript, phonetic=options.phonetic)
+        mouth = _new_mouth(generate_motion(track, options.motion_options(fps)), timeline.times, speech.duration_s)
+        lap("motion")
+        interior = picker.interior()
+        warp = LowerFaceWarp(build_rig(face.neutral, face.width, face.height), interior)
+        soundtrack = _soundtrack(speech.samples, video, info.has_audio, options.mix, timeline.end_s)
+        lap("setup")
+        dubbed = _write(video, face, timeline, mouth, warp, soundtrack, fps, output_path, work.rendered)
+        lap("render_and_encode")
+    found = face.found[timeline.source]
+    notes = []
+    if face.faces_at_start > 1:
+        notes.append(f"{face.faces_at_start} faces in the video; dubbed face {options.face + 1} (by size)")
+    no_face = _spans(~found, timeline)
+    if no_face:
+        notes.append("no face (passed through untouched): "
+                     + ", ".join(f"{a:.2f}-{b:.2f} s" for a, b in no_face[:10])
+                     + (f" and {len(no_face) - 10} more" if len(no_face) > 10 else ""))
+    return DubResult(output=output_path, frames=timeline.frames, frames_dubbed=dubbed, fps=fps,
+                     width=info.width - info.width % 2, height=info.height - info.height % 2,
+                     duration_s=timeline.end_s, no_face=no_face, faces_at_start=face.faces_at_start,
+                     interior="video" if interior.own is not None else "synthetic",
+                     transcript_source=track.transcript_source, timings=timings, notes=tuple(notes))
+
+
+@dataclass(frozen=True)
+class _Work:
+    tracked: Progress | None
+    rendered: Progress | None
+
+
+def _work_counter(progress: Progress | None, frame_count: int, needed_s: float | None, fps: float) -> _Work:
+    """Progress of the two passes as one count: tracking a frame is one unit, rendering one two."""
+    if progress is None:
+        return _Work(None, None)
+    track_total = frame_count if needed_s is None else min(frame_count, math.ceil(needed_s * fps))
+    state = {"total": 3 * max(track_total, 1), "tracked": 0}
+
+    def tracked(done: int, _total: int) -> None:
+        state["tracked"] = min(done, track_total)
+        progress(state["tracked"], state["total"])
+
+    def rendered(done: int, total: int) -> None:
+        state["total"] = state["tracked"] + 2 * total
+        progress(state["tracked"] + 2 * done, state["total"])
+
+    return _Work(tracked, rendered)
+
+
+def _new_mouth(motion: Motion, times: np.ndarray, speech_s: float) -> np.ndarray:
+    """(K, len(MOUTH_PARAMETERS)) the generated mouth at output times (K,) s, easing closed after
+    the speech's end."""
+    source = np.arange(motion.frames) / motion.fps
+    curves = np.stack([np.interp(times, source, motion.values[:, c]) for c in MOUTH_COLUMNS], axis=1)
+    fade = np.clip(1.0 - (times - speech_s) / CLOSE_S, 0.0, 1.0)
+    return (curves * fade[:, None]).astype(np.float32)
+
+
+def _soundtrack(speech: np.ndarray, video: PathLike, has_audio: bool, mix: float, end_s: float) -> np.ndarray:
+    """The output's mono 16 kHz samples: the speech, padded with silence or cut to end_s, with the
+    video's own soundtrack under it at level `mix`."""
+    length = max(1, round(end_s * SAMPLE_RATE))
+    out = np.zeros(length, np.float32)
+    out[:min(length, speech.size)] = speech[:length]
+    if mix > 0 and has_audio:
+        try:
+            original = load_audio(video, max_seconds=86_400.0).samples[:length]
+        except AudioError:
+            return out
+        out[:original.size] += mix * original
+    return np.clip(out, -1.0, 1.0)
+
+
+def _write(video: PathLike, face: FaceTrack, timeline: OutputTimeline, mouth: np.ndarray, warp: LowerFaceWarp,
+           soundtrack: np.ndarray, fps: float, output: Path, progress: Progress | None) -> int:
+    """Decode the frames the timeline shows, re-lip those with the face, encode; returns how many
+    were re-lipped."""
+    rest = np.percentile(face.values[face.found][:, MOUTH_COLUMNS], REST_PERCENTILE, axis=0)
+    frames = FrameSource(video, face.times, face.width * face.height * 3)
+    dubbed = 0
+    with VideoWriter(output, fps=fps, width=face.width, height=face.height, audio=soundtrack,
+                     audio_rate=SAMPLE_RATE, variable_rate=True) as writer:
+        for k, index in enumerate(timeline.source):
+            image = frames.get(int(index))
+            if face.found[index]:
+                image = image.copy()
+                new = mouth_parameters(face.values[index], mouth[k], rest)
+                dubbed += warp.apply(image, np.asarray(face.points[index]), face.values[index], new)
+            writer.write(image, float(timeline.times[k]))
+            if progress is not None:
+                progress(k + 1, timeline.frames)
+    return dubbed
+
+
+def _spans(mask: np.ndarray, timeline: OutputTimeline) -> tuple[tuple[float, float], ...]:
+    """(start_s, end_s) output-time spans of the runs of True in mask (K,)."""
+    ends = np.append(timeline.times[1:], timeline.end_s)
+    return tuple((round(float(timeline.times[a]), 3), round(float(ends[b - 1]), 3)) for a, b in true_runs(mask))
