@@ -135,7 +135,7 @@ def dub_video(video: PathLike, audio: PathLike, output: PathLike, options: DubOp
     # only the part of the video the dub shows is tracked (a 2-hour video with a 10 s line reads 10 s)
     needed = None if options.keep_length or speech.duration_s >= info.duration_s else speech.duration_s
     picker = InteriorPicker()
-    work = _work_counter(progress, info.frame_count, needed, info.fps)
+    work = _work_counter(progress, info, needed, speech.duration_s, options.keep_length)
     with tempfile.TemporaryDirectory(prefix="talkingface-dub-") as folder:
         face = track_and_fit(video, CaptureOptions(face=options.face, end_s=needed), folder,
                              progress=work.tracked, hook=picker.see)
@@ -174,20 +174,23 @@ class _Work:
     rendered: Progress | None
 
 
-def _work_counter(progress: Progress | None, frame_count: int, needed_s: float | None, fps: float) -> _Work:
-    """Progress of the two passes as one count: tracking a frame is one unit, rendering one two."""
+def _work_counter(progress: Progress | None, info, needed_s: float | None, speech_s: float,
+                  keep_length: bool) -> _Work:
+    """Progress of the two passes as one fixed count, estimated from the headers before any work:
+    tracking a frame is one unit, rendering one two."""
     if progress is None:
         return _Work(None, None)
-    track_total = frame_count if needed_s is None else min(frame_count, math.ceil(needed_s * fps))
-    state = {"total": 3 * max(track_total, 1), "tracked": 0}
+    fps = info.fps or 25.0
+    track_total = max(1, info.frame_count if needed_s is None else min(info.frame_count, math.ceil(needed_s * fps)))
+    render_total = max(1, info.frame_count if keep_length and speech_s < info.duration_s
+                       else math.ceil(speech_s * fps))
+    total = track_total + 2 * render_total
 
     def tracked(done: int, _total: int) -> None:
-        state["tracked"] = min(done, track_total)
-        progress(state["tracked"], state["total"])
+        progress(min(done, track_total), total)
 
-    def rendered(done: int, total: int) -> None:
-        state["total"] = state["tracked"] + 2 * total
-        progress(state["tracked"] + 2 * done, state["total"])
+    def rendered(done: int, frames: int) -> None:
+        progress(track_total + round(2 * render_total * done / max(frames, 1)), total)
 
     return _Work(tracked, rendered)
 
