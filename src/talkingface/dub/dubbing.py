@@ -28,9 +28,11 @@ from talkingface.audio.text import check_transcript
 from talkingface.dub.frames import FrameSource
 from talkingface.dub.interior import InteriorPicker
 from talkingface.dub.lengths import EXTEND_MODES, OutputTimeline, output_timeline
-from talkingface.dub.lowerface import MOUTH_COLUMNS, LowerFaceWarp, mouth_parameters
+from talkingface.dub.lowerface import MOUTH_COLUMNS, LowerFaceWarp, lip_colour, mouth_parameters
 from talkingface.errors import AudioError, OptionError
-from talkingface.media import VideoWriter, check_output_path, probe_video
+from talkingface.face.topology import LIPS_LOWER_OUTER, LIPS_UPPER_OUTER
+from talkingface.media import VideoInfo, VideoWriter, YCbCr, check_output_path, probe_video
+from talkingface.media.colour import i420_region_to_rgb, paste_rgb_into_i420
 from talkingface.media.writer import VIDEO_SUFFIXES
 from talkingface.mocap.capture import REST_PERCENTILE, CaptureOptions, FaceTrack, average_fps, track_and_fit
 from talkingface.mocap.timeline import true_runs
@@ -55,7 +57,8 @@ class DubOptions:
     speech goes on ("pingpong", "loop", "hold"); keep_length: keep the whole of a video longer than
     the speech (silence and a closed mouth after it) instead of cutting it at the speech's end; mix:
     level (0-1) of the video's own soundtrack under the new speech (0: the new speech alone);
-    max_audio_s: longest accepted speech, s."""
+    max_audio_s: longest accepted speech, s; crf: x264 quality of the re-encode (lower: closer to the
+    source and larger; the default 14 keeps untouched regions at >= 45 dB luma PSNR on our tests)."""
 
     transcript: str | None = None
     phonetic: bool = True
@@ -68,6 +71,7 @@ class DubOptions:
     keep_length: bool = False
     mix: float = 0.0
     max_audio_s: float = 600.0
+    crf: int = 14
 
     def __post_init__(self) -> None:
         check_transcript(self.transcript)
@@ -81,6 +85,7 @@ class DubOptions:
             raise OptionError("face", self.face, "must be an integer from 0 (the largest face) to 99")
         check_number("mix", self.mix, low=0.0, high=1.0)
         check_number("max_audio_s", self.max_audio_s, low=0.001, high=86_400.0, unit=" s")
+        check_number("crf", self.crf, low=0, high=51, integer=True)
         self.motion_options(25.0)  # validates lips, articulation, seed and controls
 
     def motion_options(self, fps: float) -> MotionOptions:
@@ -150,7 +155,8 @@ def dub_video(video: PathLike, audio: PathLike, output: PathLike, options: DubOp
         warp = LowerFaceWarp(build_rig(face.neutral, face.width, face.height), interior)
         soundtrack = _soundtrack(speech.samples, video, info.has_audio, options.mix, timeline.end_s)
         lap("setup")
-        dubbed = _write(video, face, timeline, mouth, warp, soundtrack, fps, output_path, work.rendered)
+        dubbed = _write(video, info, face, timeline, mouth, warp, soundtrack, output_path, work.rendered,
+                        fps=fps, crf=options.crf)
         lap("render_and_encode")
     found = face.found[timeline.source]
     notes = []
@@ -219,25 +225,51 @@ def _soundtrack(speech: np.ndarray, video: PathLike, has_audio: bool, mix: float
     return np.clip(out, -1.0, 1.0)
 
 
-def _write(video: PathLike, face: FaceTrack, timeline: OutputTimeline, mouth: np.ndarray, warp: LowerFaceWarp,
-           soundtrack: np.ndarray, fps: float, output: Path, progress: Progress | None) -> int:
-    """Decode the frames the timeline shows, re-lip those with the face, encode; returns how many
-    were re-lipped."""
+def _write(video: PathLike, info: VideoInfo, face: FaceTrack, timeline: OutputTimeline, mouth: np.ndarray,
+           warp: LowerFaceWarp, soundtrack: np.ndarray, output: Path, progress: Progress | None, *,
+           fps: float, crf: int) -> int:
+    """Decode the frames the timeline shows (as the file's own Y'CbCr 4:2:0 samples), re-lip those
+    with the face (only the changed pixels are converted to RGB and back), encode them under the
+    video's own colour tags; returns how many were re-lipped."""
     rest = np.percentile(face.values[face.found][:, MOUTH_COLUMNS], REST_PERCENTILE, axis=0)
-    frames = FrameSource(video, face.times, face.width * face.height * 3)
+    width, height = face.width - face.width % 2, face.height - face.height % 2
+    frames = FrameSource(video, face.times, width * height * 3 // 2)
     dubbed = 0
-    with VideoWriter(output, fps=fps, width=face.width, height=face.height, audio=soundtrack,
-                     audio_rate=SAMPLE_RATE, variable_rate=True) as writer:
+    with VideoWriter(output, fps=fps, width=width, height=height, audio=soundtrack, audio_rate=SAMPLE_RATE,
+                     colour=info.colour, variable_rate=True, crf=crf) as writer:
         for k, index in enumerate(timeline.source):
-            image = frames.get(int(index))
+            planes = frames.get(int(index))
             if face.found[index]:
-                image = image.copy()
-                new = mouth_parameters(face.values[index], mouth[k], rest)
-                dubbed += warp.apply(image, np.asarray(face.points[index]), face.values[index], new)
-            writer.write(image, float(timeline.times[k]))
+                planes = planes.copy()
+                dubbed += _relip(planes, warp, np.asarray(face.points[index]), face.values[index],
+                                 mouth_parameters(face.values[index], mouth[k], rest), info.colour)
+            writer.write_i420(planes, float(timeline.times[k]))
             if progress is not None:
                 progress(k + 1, timeline.frames)
     return dubbed
+
+
+def _relip(planes: np.ndarray, warp: LowerFaceWarp, points: np.ndarray, original: np.ndarray, new: np.ndarray,
+           colour: YCbCr) -> bool:
+    """Re-lip an I420 frame (H * 3 / 2, W) in place; returns whether anything moved."""
+    size = (planes.shape[1], planes.shape[0] * 2 // 3)
+    lips_box = _lips_box(points, size)
+    lips = lip_colour(i420_region_to_rgb(planes, lips_box, colour), points - [lips_box[0], lips_box[1], 0])
+    relip = warp.plan(points, original, new, size, lips)
+    if relip is None:
+        return False
+    window = i420_region_to_rgb(planes, relip.box, colour)
+    changed = warp.draw(relip, window)
+    paste_rgb_into_i420(planes, relip.box, window, changed, colour)
+    return True
+
+
+def _lips_box(points: np.ndarray, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Even-cornered box (x0, y0, x1, y1) around the lips' landmarks, inside a frame of size (W, H)."""
+    lips = points[list(LIPS_UPPER_OUTER + LIPS_LOWER_OUTER), :2]
+    x0, y0 = np.maximum(np.floor(lips.min(axis=0)).astype(int) - 2, 0) // 2 * 2
+    x1, y1 = np.minimum((np.ceil(lips.max(axis=0)).astype(int) + 4) // 2 * 2, (size[0], size[1]))
+    return int(x0), int(y0), max(int(x1), int(x0) + 2), max(int(y1), int(y0) + 2)
 
 
 def _spans(mask: np.ndarray, timeline: OutputTimeline) -> tuple[tuple[float, float], ...]:

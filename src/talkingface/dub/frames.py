@@ -23,6 +23,7 @@ class FrameSource:
     """Frames of a video by index, for indices into `times` (T,) s, the frame times a first pass saw."""
 
     def __init__(self, path: PathLike, times: np.ndarray, frame_bytes: int) -> None:
+        """frame_bytes: the size of one decoded frame (I420, as iter_video_frames(i420=True) gives)."""
         self.path = path
         self.times = times
         self.block = int(np.clip(BLOCK_BYTES // max(frame_bytes, 1), 4, 64))
@@ -32,7 +33,7 @@ class FrameSource:
         self.seeks = 0
 
     def get(self, index: int) -> np.ndarray:
-        """Frame `index` (H, W, 3) uint8 (do not modify it)."""
+        """Frame `index` as I420 (H * 3 / 2, W) uint8 (do not modify it)."""
         if index in self._cache:
             return self._cache[index]
         if index < self._next:  # already passed and not cached: a backward run
@@ -59,7 +60,7 @@ class FrameSource:
 
     def _open(self, index: int) -> None:
         self.seeks += 1
-        self._reader = iter_video_frames(self.path, start_s=float(self.times[index]) if index else 0.0)
+        self._reader = iter_video_frames(self.path, start_s=float(self.times[index]) if index else 0.0, i420=True)
         self._next = index
 
     def _read(self) -> np.ndarray:

@@ -28,7 +28,8 @@ from talkingface.render.rig import LABEL_MOUTH, Rig, pose_vertices
 N = tp.NUM_LANDMARKS
 MOUTH_PARAMETERS = LIP_PARAMETERS + ("mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft", "mouthFrownRight")
 """What a dub changes: the lips and jaw (LIP_PARAMETERS), and the mouth corners an emotion moves."""
-MIN_MOVE_PX = 0.02  # vertices displaced less than this (px) count as still
+MIN_MOVE_PX = 0.1  # vertices displaced less than this (px) stay where they are (the rig's
+# jaw falls off smoothly up to the eyes: a hundredth of a pixel there is no change worth drawing)
 GAIN_RANGE = (0.6, 1.6)  # per-channel colour gain of the interior from frame to frame
 _LIP_MIDDLE = (list(tp.LIPS_UPPER_OUTER[2:-2] + tp.LIPS_LOWER_OUTER[2:-2]),
                list(tp.LIPS_UPPER_INNER[2:-2] + tp.LIPS_LOWER_INNER[2:-2]))
@@ -94,6 +95,21 @@ def mouth_parameters(original: np.ndarray, new_mouth: np.ndarray, rest: np.ndarr
     return params
 
 
+@dataclass(frozen=True)
+class Relip:
+    """One frame's re-lip, planned: box (x0, y0, x1, y1) the frame region it touches (even corners);
+    triangles (M, 3) int32 and labels (M,) int8 of the moving part of the mesh; source, target (N, 3)
+    float32 vertices in box px, where each vertex is in the frame and where it goes; lips (3,) the
+    frame's lip colour."""
+
+    box: tuple[int, int, int, int]
+    triangles: np.ndarray
+    labels: np.ndarray
+    source: np.ndarray
+    target: np.ndarray
+    lips: np.ndarray
+
+
 class LowerFaceWarp:
     """Re-lips frames of one face; build once per video (rig: built on the face's neutral at the
     video's resolution; interior: what the opened lips show)."""
@@ -101,51 +117,70 @@ class LowerFaceWarp:
     def __init__(self, rig: Rig, interior: MouthInterior) -> None:
         self.rig = rig
         self.interior = interior
-        self._mouth_triangles = rig.labels == LABEL_MOUTH
 
-    def apply(self, frame: np.ndarray, points: np.ndarray, original: np.ndarray, new: np.ndarray) -> bool:
-        """Re-lip frame (H, W, 3) uint8 in place from its own mouth (captured parameters original (P,)
-        and landmarks points (478, 3) px) to the mouth of parameters new (P,). Returns whether any
-        pixel may have changed."""
+    def plan(self, points: np.ndarray, original: np.ndarray, new: np.ndarray, size: tuple[int, int],
+             lips: np.ndarray) -> Relip | None:
+        """Plan the re-lip of a frame of size (width, height) px from its own mouth (captured
+        parameters original (P,), landmarks points (478, 3) px) to the mouth of parameters new (P,);
+        lips: (3,) the frame's lip colour (lip_colour). None when nothing moves."""
         posed = pose_vertices(self.rig, original)
         shift = pose_vertices(self.rig, new) - posed
+        moving = np.abs(shift[:, :2]).max(axis=1) > MIN_MOVE_PX
+        shift[~moving] = 0.0
+        chosen = moving[self.rig.triangles].any(axis=1)  # the mouth's fan too, once its lips move
+        if not chosen.any():
+            return None
         source = posed
         source[:N] = points
         target = source + shift
-        moving = np.abs(shift[:, :2]).max(axis=1) > MIN_MOVE_PX
-        chosen = moving[self.rig.triangles].any(axis=1) | self._mouth_triangles
         triangles = np.ascontiguousarray(self.rig.triangles[chosen])
-        box = _box(np.concatenate([source[triangles.ravel(), :2], target[triangles.ravel(), :2]]),
-                   frame.shape[1], frame.shape[0])
+        corners = np.concatenate([source[triangles.ravel(), :2], target[triangles.ravel(), :2]])
+        box = _box(corners, *size)
         if box is None:
-            return False
-        x0, y0, x1, y1 = box
-        origin = np.array([x0, y0, 0.0], np.float32)
-        source, target = (source - origin).astype(np.float32), (target - origin).astype(np.float32)
-        identity = identity_map(y1 - y0, x1 - x0)
+            return None
+        origin = np.array([box[0], box[1], 0.0], np.float32)
+        return Relip(box=box, triangles=triangles, labels=self.rig.labels[chosen],
+                     source=(source - origin).astype(np.float32), target=(target - origin).astype(np.float32),
+                     lips=lips)
+
+    def draw(self, relip: Relip, window: np.ndarray) -> np.ndarray:
+        """Re-lip window (h, w, 3) uint8 RGB, the frame's relip.box region, in place; returns the
+        (h, w) uint8 mask of the pixels that may have changed."""
+        height, width = window.shape[:2]
+        identity = identity_map(height, width)
         texture_map = identity.copy()
-        label = np.full((y1 - y0, x1 - x0), -1, np.int8)
-        depth = np.full((y1 - y0, x1 - x0), -np.inf, np.float32)
-        rasterize(triangles, np.ascontiguousarray(target[:, :2]), np.ascontiguousarray(-target[:, 2]),
-                  np.ascontiguousarray(source[:, :2]), self.rig.labels[chosen], texture_map, label, depth)
-        window = frame[y0:y1, x0:x1]
+        label = np.full((height, width), -1, np.int8)
+        depth = np.full((height, width), -np.inf, np.float32)
+        rasterize(relip.triangles, np.ascontiguousarray(relip.target[:, :2]),
+                  np.ascontiguousarray(-relip.target[:, 2]), np.ascontiguousarray(relip.source[:, :2]),
+                  relip.labels, texture_map, label, depth)
         warped = cv2.remap(window, texture_map, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         opening = label == LABEL_MOUTH
         if opening.any():
-            self.interior.draw(warped, opening, target, lip_colour(frame, points))
+            self.interior.draw(warped, opening, relip.target, relip.lips)
         moved = cv2.absdiff(texture_map, identity)
         changed = (np.maximum(moved[..., 0], moved[..., 1]) > 1e-3) | opening
         changed = cv2.dilate(changed.view(np.uint8), np.ones((3, 3), np.uint8))
         cv2.copyTo(warped, changed, window)
+        return changed
+
+    def apply(self, frame: np.ndarray, points: np.ndarray, original: np.ndarray, new: np.ndarray) -> bool:
+        """Re-lip an RGB frame (H, W, 3) uint8 in place (plan + draw); returns whether anything moved."""
+        relip = self.plan(points, original, new, (frame.shape[1], frame.shape[0]), lip_colour(frame, points))
+        if relip is None:
+            return False
+        x0, y0, x1, y1 = relip.box
+        self.draw(relip, frame[y0:y1, x0:x1])
         return True
 
 
 def _box(xy: np.ndarray, width: int, height: int) -> tuple[int, int, int, int] | None:
-    """(x0, y0, x1, y1) px around points xy (K, 2), 3 px padded, inside the frame; None if empty."""
+    """(x0, y0, x1, y1) px around points xy (K, 2), 3 px padded, inside the frame, with even corners
+    (whole 4:2:0 chroma blocks); None if empty."""
     if xy.size == 0:
         return None
-    x0, y0 = np.maximum(np.floor(xy.min(axis=0)).astype(int) - 3, 0)
-    x1, y1 = np.minimum(np.ceil(xy.max(axis=0)).astype(int) + 4, (width, height))
+    x0, y0 = np.maximum(np.floor(xy.min(axis=0)).astype(int) - 3, 0) // 2 * 2
+    x1, y1 = np.minimum((np.ceil(xy.max(axis=0)).astype(int) + 5) // 2 * 2, (width // 2 * 2, height // 2 * 2))
     if x1 <= x0 or y1 <= y0:
         return None
     return int(x0), int(y0), int(x1), int(y1)

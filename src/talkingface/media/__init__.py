@@ -14,9 +14,11 @@ from talkingface.media.reader import (
     read_video,
     resample_frames_to_fps,
 )
-from talkingface.media.writer import VideoWriter, rgb_to_i420, write_video
+from talkingface.media.colour import BT709, YCbCr, rgb_to_i420
+from talkingface.media.writer import VideoWriter, write_video
 
 __all__ = [
+    "BT709",
     "VideoInfo",
     "VideoWriter",
     "atomic_output",
@@ -33,4 +35,5 @@ __all__ = [
     "rgb_to_i420",
     "save_png",
     "write_video",
+    "YCbCr",
 ]
