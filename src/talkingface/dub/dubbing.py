@@ -28,7 +28,8 @@ from talkingface.audio.text import check_transcript
 from talkingface.dub.frames import FrameSource
 from talkingface.dub.interior import InteriorPicker
 from talkingface.dub.lengths import EXTEND_MODES, OutputTimeline, output_timeline
-from talkingface.dub.lowerface import MOUTH_COLUMNS, LowerFaceWarp, lip_colour, mouth_parameters
+from talkingface.dub.lowerface import (MOUTH_COLUMNS, LowerFaceWarp, lip_colour, mouth_parameters,
+                                       mouth_residual)
 from talkingface.errors import AudioError, OptionError
 from talkingface.face.topology import LIPS_LOWER_OUTER, LIPS_UPPER_OUTER
 from talkingface.media import VideoInfo, VideoWriter, YCbCr, check_output_path, probe_video
@@ -152,7 +153,9 @@ def dub_video(video: PathLike, audio: PathLike, output: PathLike, options: DubOp
         mouth = _new_mouth(generate_motion(track, options.motion_options(fps)), timeline.times, speech.duration_s)
         lap("motion")
         interior = picker.interior()
-        warp = LowerFaceWarp(build_rig(face.neutral, face.width, face.height), interior)
+        rig = build_rig(face.neutral, face.width, face.height)
+        sample = _sample(face.found)
+        warp = LowerFaceWarp(rig, interior, mouth_residual(rig, np.asarray(face.points[sample]), face.values[sample]))
         soundtrack = _soundtrack(speech.samples, video, info.has_audio, options.mix, timeline.end_s)
         lap("setup")
         dubbed = _write(video, info, face, timeline, mouth, warp, soundtrack, output_path, work.rendered,
@@ -270,6 +273,12 @@ def _lips_box(points: np.ndarray, size: tuple[int, int]) -> tuple[int, int, int,
     x0, y0 = np.maximum(np.floor(lips.min(axis=0)).astype(int) - 2, 0) // 2 * 2
     x1, y1 = np.minimum((np.ceil(lips.max(axis=0)).astype(int) + 4) // 2 * 2, (size[0], size[1]))
     return int(x0), int(y0), max(int(x1), int(x0) + 2), max(int(y1), int(y0) + 2)
+
+
+def _sample(found: np.ndarray, count: int = 400) -> np.ndarray:
+    """Indices of up to `count` frames with the face, evenly spread."""
+    chosen = np.flatnonzero(found)
+    return chosen[np.linspace(0, len(chosen) - 1, min(len(chosen), count)).round().astype(int)]
 
 
 def _spans(mask: np.ndarray, timeline: OutputTimeline) -> tuple[tuple[float, float], ...]:

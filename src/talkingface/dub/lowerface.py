@@ -110,13 +110,52 @@ class Relip:
     lips: np.ndarray
 
 
+CLOSED_SHARE = 0.25  # frames with the mouth this closed show the face's own lip shape at rest
+_LIP_LANDMARKS = sorted(set(tp.LIPS_UPPER_OUTER + tp.LIPS_LOWER_OUTER + tp.LIPS_UPPER_INNER + tp.LIPS_LOWER_INNER))
+
+
+@dataclass(frozen=True)
+class MouthResidual:
+    """How the face's tracked landmarks depart from its fitted rig at rest: rest (478, 3) px, the
+    median residual (landmarks minus posed rig) over its most closed frames, and weight (478,) in
+    [0, 1], where a frame's own residual is replaced by it (1 on the lips, fading out over the mouth
+    region and the jaw).
+
+    The rig fitted to a frame under-reads its mouth's opening (by about a third, mocap.calibrate), so a
+    frame's landmarks minus its posed rig keep part of the old mouth; moved by the rig's displacement
+    alone, the lips would still half-speak the old line. Around the mouth the frame's residual is
+    therefore swapped for the resting one."""
+
+    rest: np.ndarray
+    weight: np.ndarray
+
+
+def mouth_residual(rig: Rig, points: np.ndarray, values: np.ndarray) -> MouthResidual:
+    """The MouthResidual of a face from frames: landmarks points (S, 478, 3) px and their raw captured
+    parameters values (S, P)."""
+    residual = np.stack([p - pose_vertices(rig, v)[:N] for p, v in zip(points, values)])
+    gaps = np.mean([np.linalg.norm(points[:, a, :2] - points[:, b, :2], axis=-1) for a, b in tp.INNER_LIP_PAIRS],
+                   axis=0)
+    closed = gaps <= np.quantile(gaps, CLOSED_SHARE)
+    rest = np.median(residual[closed], axis=0)
+    lips = rig.rest[_LIP_LANDMARKS, :2]
+    centre = lips.mean(axis=0)
+    width = float(np.ptp(lips[:, 0]))
+    distance = np.linalg.norm(rig.rest[:N, :2] - centre, axis=1)
+    weight = np.maximum(np.exp(-0.5 * (distance / (0.45 * width)) ** 2), rig.jaw_weight[:N])
+    weight[_LIP_LANDMARKS] = 1.0
+    return MouthResidual(rest=rest.astype(np.float32), weight=np.clip(weight, 0.0, 1.0).astype(np.float32))
+
+
 class LowerFaceWarp:
     """Re-lips frames of one face; build once per video (rig: built on the face's neutral at the
-    video's resolution; interior: what the opened lips show)."""
+    video's resolution; interior: what the opened lips show; residual: the face's MouthResidual, or
+    None to move the landmarks by the rig's displacement alone)."""
 
-    def __init__(self, rig: Rig, interior: MouthInterior) -> None:
+    def __init__(self, rig: Rig, interior: MouthInterior, residual: MouthResidual | None = None) -> None:
         self.rig = rig
         self.interior = interior
+        self.residual = residual
 
     def plan(self, points: np.ndarray, original: np.ndarray, new: np.ndarray, size: tuple[int, int],
              lips: np.ndarray) -> Relip | None:
@@ -125,6 +164,9 @@ class LowerFaceWarp:
         lips: (3,) the frame's lip colour (lip_colour). None when nothing moves."""
         posed = pose_vertices(self.rig, original)
         shift = pose_vertices(self.rig, new) - posed
+        if self.residual is not None:  # the frame's own residual around the mouth -> the resting one
+            own = points - posed[:N]
+            shift[:N] -= self.residual.weight[:, None] * (own - self.residual.rest)
         moving = np.abs(shift[:, :2]).max(axis=1) > MIN_MOVE_PX
         shift[~moving] = 0.0
         chosen = moving[self.rig.triangles].any(axis=1)  # the mouth's fan too, once its lips move
