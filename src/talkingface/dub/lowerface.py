@@ -23,7 +23,7 @@ from talkingface.motion.lips import LIP_PARAMETERS
 from talkingface.motion.params import PARAMETER_INDEX
 from talkingface.render.mouth import MouthPalette, OwnMouth, draw_mouth_interior, draw_own_interior
 from talkingface.render.raster import identity_map, rasterize
-from talkingface.render.rig import LABEL_MOUTH, Rig, pose_vertices
+from talkingface.render.rig import LABEL_MOUTH, RING_COUNT, Rig, pose_vertices
 
 N = tp.NUM_LANDMARKS
 MOUTH_PARAMETERS = LIP_PARAMETERS + ("mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft", "mouthFrownRight")
@@ -156,6 +156,12 @@ class LowerFaceWarp:
         self.rig = rig
         self.interior = interior
         self.residual = residual
+        # only the first ring outside the face oval (jaw line, upper neck) may follow the jaw: the
+        # outer rings reach the collar, the body and the background, which a dub leaves alone
+        ring = (len(rig.rest) - N - 3) // RING_COUNT
+        self._still = np.zeros(len(rig.rest), bool)
+        self._still[N + ring:N + RING_COUNT * ring] = True
+        self._identity = identity_map(1, 1)
 
     def plan(self, points: np.ndarray, original: np.ndarray, new: np.ndarray, size: tuple[int, int],
              lips: np.ndarray) -> Relip | None:
@@ -167,7 +173,7 @@ class LowerFaceWarp:
         if self.residual is not None:  # the frame's own residual around the mouth -> the resting one
             own = points - posed[:N]
             shift[:N] -= self.residual.weight[:, None] * (own - self.residual.rest)
-        moving = np.abs(shift[:, :2]).max(axis=1) > MIN_MOVE_PX
+        moving = (np.abs(shift[:, :2]).max(axis=1) > MIN_MOVE_PX) & ~self._still
         shift[~moving] = 0.0
         chosen = moving[self.rig.triangles].any(axis=1)  # the mouth's fan too, once its lips move
         if not chosen.any():
@@ -189,7 +195,9 @@ class LowerFaceWarp:
         """Re-lip window (h, w, 3) uint8 RGB, the frame's relip.box region, in place; returns the
         (h, w) uint8 mask of the pixels that may have changed."""
         height, width = window.shape[:2]
-        identity = identity_map(height, width)
+        if self._identity.shape[0] < height or self._identity.shape[1] < width:
+            self._identity = identity_map(max(height, self._identity.shape[0]), max(width, self._identity.shape[1]))
+        identity = self._identity[:height, :width]
         texture_map = identity.copy()
         label = np.full((height, width), -1, np.int8)
         depth = np.full((height, width), -np.inf, np.float32)
