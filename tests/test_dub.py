@@ -252,3 +252,39 @@ def test_options_are_validated():
         DubOptions(mix=2.0)
     with pytest.raises(OptionError, match="face"):
         DubOptions(face=-1)
+
+
+# ------------------------------------------------------------------------------------- server
+
+
+def test_server_dub_job(talking_video, speech, tmp_path):
+    """POST /api/dub (video + speech) -> a job with progress -> the dubbed MP4; a bad upload is a 400."""
+    pytest.importorskip("fastapi")
+    pytest.importorskip("multipart")
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from talkingface.server import ServerSettings, create_app
+
+    with TestClient(create_app(ServerSettings(data_dir=tmp_path, max_audio_s=30.0)),
+                    base_url="http://localhost") as client:
+        files = {"video": ("talk.mp4", talking_video.read_bytes(), "video/mp4"),
+                 "audio": ("speech.wav", speech.read_bytes(), "audio/wav")}
+        response = client.post("/api/dub", files=files, data={"phonetic": "false", "extend": "loop"})
+        assert response.status_code == 202, response.text
+        job_id = response.json()["id"]
+        deadline = time.monotonic() + 60
+        while (job := client.get(f"/api/jobs/{job_id}").json())["state"] in ("queued", "running"):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert job["state"] == "done", job
+        assert job["options"]["kind"] == "dub" and job["progress"] == 1.0
+        video = client.get(f"/api/jobs/{job_id}/video")
+        assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
+        output = tmp_path / "from-server.mp4"
+        output.write_bytes(video.content)
+        assert probe_video(output).frame_count == int(SECONDS * FPS)
+        bad = client.post("/api/dub", files={"video": ("talk.wav", speech.read_bytes(), "audio/wav"),
+                                             "audio": ("speech.wav", speech.read_bytes(), "audio/wav")})
+        assert bad.status_code == 400 and "talk.wav" in bad.text
