@@ -251,6 +251,14 @@ def add_dub_arguments(dub: argparse.ArgumentParser) -> None:
     dub.add_argument("video", help="a video with a face (any format FFmpeg reads)")
     dub.add_argument("audio", help="the new speech: any audio FFmpeg reads, or a video's audio track")
     dub.add_argument("-o", "--output", required=True, help="output .mp4 path")
+    dub.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    add_dub_options(dub)
+    dub.set_defaults(run=_dub)
+
+
+def add_dub_options(dub: argparse.ArgumentParser) -> None:
+    """The options of one dub (all but the inputs, output and --quiet); `talkingface batch` reads its
+    dub rows' columns through these same definitions."""
     dub.add_argument("--face", type=int, default=1, help="whom to dub when several faces show, 1 = the "
                                                          "largest at the first frame with a face (default 1)")
     dub.add_argument("--extend", choices=("pingpong", "loop", "hold"), default="pingpong",
@@ -271,8 +279,8 @@ def add_dub_arguments(dub: argparse.ArgumentParser) -> None:
                      help="an emotion shown on the mouth: happy, sad, angry, surprised, disgusted")
     dub.add_argument("--seed", type=int, default=0, help="random seed of the motion engine")
     dub.add_argument("--max-audio-seconds", type=finite_float, default=600.0, help="longest accepted audio")
-    dub.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    dub.set_defaults(run=_dub)
+    dub.add_argument("--crf", type=int, default=14,
+                     help="x264 quality of the re-encode: lower is closer to the source and larger (default 14)")
 
 
 def dub_options(args: argparse.Namespace):
@@ -284,7 +292,7 @@ def dub_options(args: argparse.Namespace):
                       articulation=args.articulation, seed=args.seed,
                       controls=Controls(emotion=args.emotion[0], emotion_intensity=args.emotion[1]),
                       face=_face_rank(args.face), extend=args.extend, keep_length=args.keep_length,
-                      mix=args.mix, max_audio_s=args.max_audio_seconds)
+                      mix=args.mix, max_audio_s=args.max_audio_seconds, crf=args.crf)
 
 
 def _dub(args: argparse.Namespace) -> int:
