@@ -214,6 +214,34 @@ def test_face_in_part_of_the_video_is_dubbed_there_only(avatar, folder):
     assert np.abs(frames[25].astype(int) - 128).max() <= 3  # the grey frame passes through
 
 
+def test_the_face_is_followed_across_a_cut_by_identity(avatar, folder):
+    """A scene cut moves the speaker across the frame: found again by identity (dlib embedding), not
+    lost; without identity the tracker would have lost it (it only looks near the last position)."""
+    pytest.importorskip("dlib")
+    from talkingface.media import VideoWriter
+    from talkingface.mocap.tracker import FaceTracker
+    from talkingface.render.renderer import Renderer, RenderOptions
+
+    path = folder / "cut.mp4"
+    renderer = Renderer(avatar, RenderOptions(size=192))
+    canvas = np.full((192, 480, 3), 60, np.uint8)
+    frames = []
+    for k, frame in enumerate(renderer.frames(_performance(1.6))):
+        shot = canvas.copy()
+        x = 0 if k < 20 else 288  # the cut: the speaker jumps 1.5 frame heights to the right
+        shot[:, x:x + 192] = frame
+        frames.append(shot)
+    with VideoWriter(path, fps=FPS, width=480, height=192) as writer:
+        for shot in frames:
+            writer.write(shot)
+    with FaceTracker(by_identity=False) as tracker:
+        lost = [tracker.step(k / FPS, shot).points is None for k, shot in enumerate(frames)]
+    assert not any(lost[:20]) and all(lost[25:])
+    speech = write_wav(folder / "cut.wav", speech_like(1.6, seed=7))
+    result = dub_video(path, speech, folder / "cut-dubbed.mp4", DubOptions(phonetic=False))
+    assert result.frames_dubbed >= 36 and sum(b - a for a, b in result.no_face) <= 0.2
+
+
 def test_no_face_anywhere_is_an_error_and_writes_nothing(avatar, folder):
     video = write_rendered_video(folder / "noface.mp4", avatar, _performance(1.0), size=128, blank=slice(0, None))
     speech = write_wav(folder / "noface.wav", speech_like(1.0))
