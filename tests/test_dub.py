@@ -188,6 +188,24 @@ def test_speech_shorter_than_the_video_cuts_it_or_keeps_length(talking_video, fo
     assert info.audio_duration_s == pytest.approx(SECONDS, abs=0.1)
 
 
+def test_mix_keeps_the_original_bed_but_not_its_voice(avatar, folder):
+    """--mix: the video's own soundtrack comes through where its speaker is silent, not over its voice."""
+    from talkingface.audio import load_audio
+
+    rate = 16000
+    t = np.arange(3 * rate) / rate
+    original = (0.05 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)  # a steady 1 kHz bed
+    original[rate:2 * rate] += 4 * speech_like(1.0, seed=8)  # the original speaker talks 1-2 s
+    video = write_rendered_video(folder / "bed.mp4", avatar, _performance(3.0), size=160, audio=original)
+    brief = write_wav(folder / "brief-line.wav", speech_like(0.4, seed=9))  # then silence: keep_length
+    dub_video(video, brief, folder / "bed-dubbed.mp4", DubOptions(phonetic=False, mix=1.0, keep_length=True))
+    mixed = load_audio(folder / "bed-dubbed.mp4").samples
+    quiet_part, voice_part = mixed[int(0.5 * rate):int(0.8 * rate)], mixed[int(1.3 * rate):int(1.7 * rate)]
+    assert 0.02 < np.sqrt(np.mean(quiet_part ** 2)) < 0.06  # the bed, at its level
+    voice_before = original[int(1.3 * rate):int(1.7 * rate)]
+    assert np.sqrt(np.mean(voice_part ** 2)) < 0.1 * np.sqrt(np.mean(voice_before ** 2))  # old voice ducked out
+
+
 def test_long_video_short_speech_reads_only_what_it_needs(talking_video, folder):
     """Only the part of the video the dub shows is decoded and tracked (a 2-hour video with a 1 s
     line costs 1 s of video), and progress is reported as one rising count."""

@@ -268,7 +268,8 @@ def add_dub_options(dub: argparse.ArgumentParser) -> None:
                      help="speech shorter than the video: keep the whole video (silence and a closed mouth "
                           "after the speech) instead of cutting it at the speech's end")
     dub.add_argument("--mix", type=finite_float, default=0.0, metavar="LEVEL",
-                     help="keep the video's own soundtrack under the new speech at this level, 0-1 (default 0)")
+                     help="keep the video's own soundtrack (ducked out where its speaker talks) under the new "
+                          "speech at this level, 0-1 (default 0)")
     dub.add_argument("--transcript", help="what the new speech says: text, or a .txt file (improves lip timing)")
     dub.add_argument("--no-phonetic", action="store_true",
                      help="skip speech recognition; lips from the sound alone (any language)")

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy.ndimage import gaussian_filter1d
 
 from talkingface.audio import SAMPLE_RATE, analyse_audio, load_audio
 from talkingface.audio.text import check_transcript
@@ -57,7 +58,8 @@ class DubOptions:
     size rank at the first frame with a face (0 = the largest); extend: how a video shorter than the
     speech goes on ("pingpong", "loop", "hold"); keep_length: keep the whole of a video longer than
     the speech (silence and a closed mouth after it) instead of cutting it at the speech's end; mix:
-    level (0-1) of the video's own soundtrack under the new speech (0: the new speech alone);
+    level (0-1) of the video's own soundtrack under the new speech where its speaker is silent (its
+    bed; 0: the new speech alone);
     max_audio_s: longest accepted speech, s; crf: x264 quality of the re-encode (lower: closer to the
     source and larger; the default 14 keeps untouched regions at >= 45 dB luma PSNR on our tests)."""
 
@@ -214,17 +216,23 @@ def _new_mouth(motion: Motion, times: np.ndarray, speech_s: float) -> np.ndarray
 
 
 def _soundtrack(speech: np.ndarray, video: PathLike, has_audio: bool, mix: float, end_s: float) -> np.ndarray:
-    """The output's mono 16 kHz samples: the speech, padded with silence or cut to end_s, with the
-    video's own soundtrack under it at level `mix`."""
+    """The output's mono 16 kHz samples: the speech, padded with silence or cut to end_s, over the
+    video's own soundtrack at level `mix` where its speaker is silent (ducked out, with 0.2 s fades,
+    wherever the original speech is: its bed without its voice; no source separation)."""
     length = max(1, round(end_s * SAMPLE_RATE))
     out = np.zeros(length, np.float32)
     out[:min(length, speech.size)] = speech[:length]
     if mix > 0 and has_audio:
         try:
-            original = load_audio(video, max_seconds=86_400.0).samples[:length]
+            original = load_audio(video, max_seconds=86_400.0)
         except AudioError:
             return out
-        out[:original.size] += mix * original
+        track = analyse_audio(original, phonetic=False)
+        times = np.arange(original.samples.size) / SAMPLE_RATE
+        activity = np.interp(times, np.arange(track.speech_activity.size) / track.feature_rate,
+                             gaussian_filter1d(track.speech_activity.astype(np.float32), 0.1 * track.feature_rate))
+        bed = original.samples * (1.0 - np.clip(activity, 0.0, 1.0))
+        out[:min(length, bed.size)] += mix * bed[:length]
     return np.clip(out, -1.0, 1.0)
 
 
