@@ -156,11 +156,12 @@ class LowerFaceWarp:
         self.rig = rig
         self.interior = interior
         self.residual = residual
-        # only the first ring outside the face oval (jaw line, upper neck) may follow the jaw: the
-        # outer rings reach the collar, the body and the background, which a dub leaves alone
+        # the rings outside the face oval stay: their triangles reach the neck, the body and the
+        # background (down to the frame's border), which a dub leaves alone; the band between the face
+        # oval and the first ring (a few % of a face height) takes up the chin's movement
         ring = (len(rig.rest) - N - 3) // RING_COUNT
         self._still = np.zeros(len(rig.rest), bool)
-        self._still[N + ring:N + RING_COUNT * ring] = True
+        self._still[N:N + RING_COUNT * ring] = True
         self._identity = identity_map(1, 1)
 
     def plan(self, points: np.ndarray, original: np.ndarray, new: np.ndarray, size: tuple[int, int],
