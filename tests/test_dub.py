@@ -178,6 +178,44 @@ def test_speech_longer_than_the_video_extends_it(avatar, folder, extend):
     assert shown == replay_order(25, 50, extend).tolist()
 
 
+def test_variable_frame_rate_keeps_its_timestamps(avatar, folder):
+    from talkingface.media import VideoWriter
+    from talkingface.render.renderer import Renderer, RenderOptions
+
+    renderer = Renderer(avatar, RenderOptions(size=160))
+    steps = np.tile([0.03, 0.05, 0.04, 0.07], 10)
+    times = np.concatenate([[0.0], np.cumsum(steps)])[:40]
+    path = folder / "vfr.mp4"
+    with VideoWriter(path, fps=22, width=160, height=160, variable_rate=True) as writer:
+        for t, frame in zip(times, renderer.frames(_performance(1.6))):
+            writer.write(frame, float(t))
+    speech = write_wav(folder / "vfr.wav", speech_like(1.0, seed=10))
+    result = dub_video(path, speech, folder / "vfr-dubbed.mp4", DubOptions(phonetic=False))
+    shown = np.array([t for t, _ in iter_video_frames(folder / "vfr-dubbed.mp4")])
+    assert result.frames == int(np.sum(times < 1.0)) == len(shown)
+    assert np.allclose(shown, times[:len(shown)], atol=1e-4)
+
+
+def test_i420_region_edit_touches_only_the_changed_pixels():
+    from talkingface.media import BT709, YCbCr
+    from talkingface.media.colour import i420_region_to_rgb, paste_rgb_into_i420, rgb_to_i420
+
+    rng = np.random.default_rng(0)
+    for colour in (BT709, YCbCr(colorspace=2, color_range=2)):
+        frame = rgb_to_i420(rng.integers(0, 256, (64, 96, 3), dtype=np.uint8), colour)
+        before = frame.copy()
+        box = (20, 10, 60, 50)
+        rgb = i420_region_to_rgb(frame, box, colour)
+        changed = np.zeros(rgb.shape[:2], np.uint8)
+        changed[10:20, 8:16] = 1
+        rgb[10:20, 8:16] = (250, 10, 10)
+        paste_rgb_into_i420(frame, box, rgb, changed, colour)
+        luma = np.flatnonzero((frame[:64] != before[:64]).any(axis=1))
+        assert luma.min() >= 20 and luma.max() < 30  # rows 10..19 of the box
+        back = i420_region_to_rgb(frame, box, colour)[12:18, 10:14].astype(int)
+        assert np.abs(back - (250, 10, 10)).max() < 40 and back[..., 0].min() > 200
+
+
 def test_speech_shorter_than_the_video_cuts_it_or_keeps_length(talking_video, folder):
     speech = write_wav(folder / "short.wav", speech_like(1.0, seed=3))
     cut = dub_video(talking_video, speech, folder / "cut.mp4", DubOptions(phonetic=False))
