@@ -198,7 +198,11 @@ def test_variable_frame_rate_keeps_its_timestamps(avatar, folder):
 
 def test_i420_region_edit_touches_only_the_changed_pixels():
     from talkingface.media import BT709, YCbCr
-    from talkingface.media.colour import i420_region_to_rgb, paste_rgb_into_i420, rgb_to_i420
+    from talkingface.media.colour import (
+        i420_region_to_rgb,
+        paste_rgb_into_i420,
+        rgb_to_i420,
+    )
 
     rng = np.random.default_rng(0)
     for colour in (BT709, YCbCr(colorspace=2, color_range=2)):

@@ -29,17 +29,34 @@ from talkingface.audio.text import check_transcript
 from talkingface.dub.frames import FrameSource
 from talkingface.dub.interior import InteriorPicker
 from talkingface.dub.lengths import EXTEND_MODES, OutputTimeline, output_timeline
-from talkingface.dub.lowerface import (MOUTH_COLUMNS, LowerFaceWarp, lip_colour, mouth_parameters,
-                                       mouth_residual)
+from talkingface.dub.lowerface import (
+    MOUTH_COLUMNS,
+    LowerFaceWarp,
+    lip_colour,
+    mouth_parameters,
+    mouth_residual,
+)
 from talkingface.errors import AudioError, OptionError
 from talkingface.face.topology import LIPS_LOWER_OUTER, LIPS_UPPER_OUTER
-from talkingface.media import VideoInfo, VideoWriter, YCbCr, check_output_path, probe_video
+from talkingface.media import (
+    VideoInfo,
+    VideoWriter,
+    YCbCr,
+    check_output_path,
+    probe_video,
+)
 from talkingface.media.colour import i420_region_to_rgb, paste_rgb_into_i420
 from talkingface.media.writer import VIDEO_SUFFIXES
-from talkingface.mocap.capture import REST_PERCENTILE, CaptureOptions, FaceTrack, average_fps, track_and_fit
+from talkingface.mocap.capture import (
+    REST_PERCENTILE,
+    CaptureOptions,
+    FaceTrack,
+    average_fps,
+    track_and_fit,
+)
 from talkingface.mocap.timeline import true_runs
 from talkingface.motion.controls import Controls
-from talkingface.motion.generate import LIP_METHODS, MotionOptions, generate_motion
+from talkingface.motion.generate import MotionOptions, generate_motion
 from talkingface.motion.params import Motion
 from talkingface.render.rig import build_rig
 from talkingface.validation import check_number
@@ -92,8 +109,6 @@ class DubOptions:
         self.motion_options(25.0)  # validates lips, articulation, seed and controls
 
     def motion_options(self, fps: float) -> MotionOptions:
-        if self.lips not in LIP_METHODS:
-            raise OptionError("lips", self.lips, f"must be one of {LIP_METHODS}")
         return MotionOptions(fps=fps, seed=self.seed, articulation=self.articulation, controls=self.controls,
                              lips=self.lips)
 
@@ -154,29 +169,40 @@ def dub_video(video: PathLike, audio: PathLike, output: PathLike, options: DubOp
         track = analyse_audio(speech, transcript=options.transcript, phonetic=options.phonetic)
         mouth = _new_mouth(generate_motion(track, options.motion_options(fps)), timeline.times, speech.duration_s)
         lap("motion")
-        interior = picker.interior()
-        rig = build_rig(face.neutral, face.width, face.height)
-        sample = _sample(face.found)
-        warp = LowerFaceWarp(rig, interior, mouth_residual(rig, np.asarray(face.points[sample]), face.values[sample]))
+        warp = _lower_face_warp(face, picker)
         soundtrack = _soundtrack(speech.samples, video, info.has_audio, options.mix, timeline.end_s)
         lap("setup")
         dubbed = _write(video, info, face, timeline, mouth, warp, soundtrack, output_path, work.rendered,
                         fps=fps, crf=options.crf)
         lap("render_and_encode")
-    found = face.found[timeline.source]
+    no_face = _spans(~face.found[timeline.source], timeline)
+    return DubResult(output=output_path, frames=timeline.frames, frames_dubbed=dubbed, fps=fps,
+                     width=info.width - info.width % 2, height=info.height - info.height % 2,
+                     duration_s=timeline.end_s, no_face=no_face, faces_at_start=face.faces_at_start,
+                     interior="video" if warp.interior.own is not None else "synthetic",
+                     transcript_source=track.transcript_source, timings=timings,
+                     notes=_notes(face.faces_at_start, options.face, no_face))
+
+
+def _lower_face_warp(face: FaceTrack, picker: InteriorPicker) -> LowerFaceWarp:
+    """The face's rig (on its neutral, at the video's resolution), the interior the picker chose, and
+    the face's resting landmark residual (from up to 400 frames)."""
+    rig = build_rig(face.neutral, face.width, face.height)
+    sample = _sample(face.found)
+    return LowerFaceWarp(rig, picker.interior(), mouth_residual(rig, np.asarray(face.points[sample]),
+                                                                face.values[sample]))
+
+
+def _notes(faces_at_start: int, face: int, no_face: tuple[tuple[float, float], ...]) -> tuple[str, ...]:
+    """What the user should be told: several faces, spans passed through without the face."""
     notes = []
-    if face.faces_at_start > 1:
-        notes.append(f"{face.faces_at_start} faces in the video; dubbed face {options.face + 1} (by size)")
-    no_face = _spans(~found, timeline)
+    if faces_at_start > 1:
+        notes.append(f"{faces_at_start} faces in the video; dubbed face {face + 1} (by size)")
     if no_face:
         notes.append("no face (passed through untouched): "
                      + ", ".join(f"{a:.2f}-{b:.2f} s" for a, b in no_face[:10])
                      + (f" and {len(no_face) - 10} more" if len(no_face) > 10 else ""))
-    return DubResult(output=output_path, frames=timeline.frames, frames_dubbed=dubbed, fps=fps,
-                     width=info.width - info.width % 2, height=info.height - info.height % 2,
-                     duration_s=timeline.end_s, no_face=no_face, faces_at_start=face.faces_at_start,
-                     interior="video" if interior.own is not None else "synthetic",
-                     transcript_source=track.transcript_source, timings=timings, notes=tuple(notes))
+    return tuple(notes)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,12 @@ import numpy as np
 from talkingface.face import topology as tp
 from talkingface.motion.lips import LIP_PARAMETERS
 from talkingface.motion.params import PARAMETER_INDEX
-from talkingface.render.mouth import MouthPalette, OwnMouth, draw_mouth_interior, draw_own_interior
+from talkingface.render.mouth import (
+    MouthPalette,
+    OwnMouth,
+    draw_mouth_interior,
+    draw_own_interior,
+)
 from talkingface.render.raster import identity_map, rasterize
 from talkingface.render.rig import LABEL_MOUTH, RING_COUNT, Rig, pose_vertices
 

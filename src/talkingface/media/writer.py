@@ -16,7 +16,6 @@ from collections.abc import Iterable, Mapping
 from fractions import Fraction
 
 import av
-import cv2
 import numpy as np
 
 from talkingface.errors import OptionError, OutputPathError
