@@ -64,6 +64,7 @@ from talkingface.validation import check_number
 PathLike = str | os.PathLike[str]
 Progress = Callable[[int, int], None]
 CLOSE_S = 0.2  # past the speech's end the mouth eases closed over this long
+LIP_COLOUR_SMOOTHING = 0.3  # share of a frame's own lip colour in the running one (the interior's shade)
 
 
 @dataclass(frozen=True)
@@ -272,26 +273,37 @@ def _write(video: PathLike, info: VideoInfo, face: FaceTrack, timeline: OutputTi
     width, height = face.width - face.width % 2, face.height - face.height % 2
     frames = FrameSource(video, face.times, width * height * 3 // 2)
     dubbed = 0
+    lips = None  # the lip colour, smoothed over consecutive frames with the face
     with VideoWriter(output, fps=fps, width=width, height=height, audio=soundtrack, audio_rate=SAMPLE_RATE,
                      colour=info.colour, variable_rate=True, crf=crf) as writer:
         for k, index in enumerate(timeline.source):
             planes = frames.get(int(index))
             if face.found[index]:
                 planes = planes.copy()
-                dubbed += _relip(planes, warp, np.asarray(face.points[index]), face.values[index],
-                                 mouth_parameters(face.values[index], mouth[k], rest), info.colour)
+                points = np.asarray(face.points[index])
+                seen = _frame_lip_colour(planes, points, info.colour)
+                lips = seen if lips is None else lips + LIP_COLOUR_SMOOTHING * (seen - lips)
+                dubbed += _relip(planes, warp, points, face.values[index],
+                                 mouth_parameters(face.values[index], mouth[k], rest), lips, info.colour)
+            else:
+                lips = None
             writer.write_i420(planes, float(timeline.times[k]))
             if progress is not None:
                 progress(k + 1, timeline.frames)
     return dubbed
 
 
+def _frame_lip_colour(planes: np.ndarray, points: np.ndarray, colour: YCbCr) -> np.ndarray:
+    """(3,) RGB lip colour of an I420 frame with landmarks (478, 3) px."""
+    box = _lips_box(points, (planes.shape[1], planes.shape[0] * 2 // 3))
+    return lip_colour(i420_region_to_rgb(planes, box, colour), points - [box[0], box[1], 0])
+
+
 def _relip(planes: np.ndarray, warp: LowerFaceWarp, points: np.ndarray, original: np.ndarray, new: np.ndarray,
-           colour: YCbCr) -> bool:
-    """Re-lip an I420 frame (H * 3 / 2, W) in place; returns whether anything moved."""
+           lips: np.ndarray, colour: YCbCr) -> bool:
+    """Re-lip an I420 frame (H * 3 / 2, W) in place (lips: (3,) the frame's lip colour); returns
+    whether anything moved."""
     size = (planes.shape[1], planes.shape[0] * 2 // 3)
-    lips_box = _lips_box(points, size)
-    lips = lip_colour(i420_region_to_rgb(planes, lips_box, colour), points - [lips_box[0], lips_box[1], 0])
     relip = warp.plan(points, original, new, size, lips)
     if relip is None:
         return False
