@@ -129,7 +129,9 @@ def sheet_pairs(real, ours, name: str, count: int = 2) -> list:
         return []
     difference = (mouth_opening(np.stack([at[s.index].points for s in shared]))
                   - mouth_opening(np.stack([s.points for s in shared])))
-    picks = [int(np.nanargmax(difference)), int(np.nanargmin(difference))][:count]
+    if not np.isfinite(difference).any():
+        return []
+    picks = list(dict.fromkeys([int(np.nanargmax(difference)), int(np.nanargmin(difference))]))[:count]
     return [(shared[k].image, at[shared[k].index].image, f"{name[:18]} {shared[k].time_s:.1f}s") for k in picks]
 
 

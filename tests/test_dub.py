@@ -302,6 +302,32 @@ def test_the_face_is_followed_across_a_cut_by_identity(avatar, folder):
     assert result.frames_dubbed >= 36 and sum(b - a for a, b in result.no_face) <= 0.2
 
 
+def test_face_picks_whom_to_dub_and_the_other_person_is_untouched(avatar, folder):
+    """Two people: --face 2 (face=1) dubs the smaller one; the larger one's pixels stay the source's."""
+    from talkingface.media import VideoWriter
+    from talkingface.render.renderer import Renderer, RenderOptions
+
+    large, small = Renderer(avatar, RenderOptions(size=224)), Renderer(avatar, RenderOptions(size=160))
+    path = folder / "two.mp4"
+    performance = _performance(1.2)
+    with VideoWriter(path, fps=FPS, width=416, height=224) as writer:
+        for a, b in zip(large.frames(performance), small.frames(performance)):
+            shot = np.full((224, 416, 3), 70, np.uint8)
+            shot[:, :224], shot[32:192, 240:400] = a, b
+            writer.write(shot)
+    speech = write_wav(folder / "two.wav", speech_like(1.2, seed=11))
+    output = folder / "two-dubbed.mp4"
+    result = dub_video(path, speech, output, DubOptions(phonetic=False, face=1))
+    assert result.faces_at_start == 2 and result.frames_dubbed == 30
+    assert any("2 faces" in note for note in result.notes)
+    source = [f for _, f in iter_video_frames(path, i420=True)]
+    dubbed = [f for _, f in iter_video_frames(output, i420=True)]
+    left = [np.abs(a[:224, :224].astype(int) - b[:224, :224]).mean() for a, b in zip(source, dubbed)]
+    right = [np.abs(a[32:192, 240:400].astype(int) - b[32:192, 240:400]).max() for a, b in zip(source, dubbed)]
+    assert max(left) < 1.0  # re-encoding only
+    assert max(right) > 40  # the smaller face's mouth changed
+
+
 def test_no_face_anywhere_is_an_error_and_writes_nothing(avatar, folder):
     video = write_rendered_video(folder / "noface.mp4", avatar, _performance(1.0), size=128, blank=slice(0, None))
     speech = write_wav(folder / "noface.wav", speech_like(1.0))
