@@ -7,7 +7,8 @@ For each clip of talkingface.train.dataset.HELD_OUT:
   has the same lips on a photo; luma PSNR of the dub against the source outside the lower face;
 - cross-dub: the clip re-lipped with the next clip's speech; the correlation of the dubbed mouth with
   the new speech's loudness, against the original mouth's correlation with it (no relation: about 0)
-  and the original mouth's with its own speech's loudness (what a real speaker shows);
+  and the original mouth's with its own speech's loudness (what a real speaker shows); and the
+  dubbed mouth's correlation with the original mouth (what of the old mouth shows through);
 - speed: video frames per second of the whole dub (tracking, speech analysis, re-lip, encoding).
 Also the speed on a 720p clip (noisy_restaurant, 1280x720 25 fps). JSON on stdout, a table on stderr.
 
@@ -109,9 +110,11 @@ def evaluate_clip(video: Path, audio: Path, other_audio: Path, folder: Path, ree
     new_loud = loudness_at(other_audio, crossed.track.times)
     own_loud = loudness_at(audio, real.track.times)
     original = mouth_opening(real.track.points)
+    dubbed = mouth_opening(crossed.track.points)
     n = min(len(original), len(crossed.track.times))
-    row["cross_dub"] = {"new_mouth_vs_new_loudness": corr(mouth_opening(crossed.track.points), new_loud),
+    row["cross_dub"] = {"new_mouth_vs_new_loudness": corr(dubbed, new_loud),
                         "original_mouth_vs_new_loudness": corr(original[:n], new_loud[:n]),
+                        "new_mouth_vs_original_mouth": corr(dubbed[:n], original[:n]),
                         "original_mouth_vs_own_loudness": corr(original, own_loud),
                         "fps": result.frames / seconds}
     output.unlink()
@@ -200,6 +203,7 @@ def main() -> None:
                "cross_new_mouth_vs_new_loudness": mean(rows, "cross_dub", "new_mouth_vs_new_loudness"),
                "cross_original_mouth_vs_new_loudness": mean(rows, "cross_dub", "original_mouth_vs_new_loudness"),
                "original_mouth_vs_own_loudness": mean(rows, "cross_dub", "original_mouth_vs_own_loudness"),
+               "cross_new_mouth_vs_original_mouth": mean(rows, "cross_dub", "new_mouth_vs_original_mouth"),
                "dub_fps": mean(rows, "self_dub", "fps"), "speed_720p": speed}
     print(f"{'clip':44s} {'dub r':>6s} {'photo r':>7s} {'amp':>5s} {'psnr':>5s} {'x new':>6s} {'x orig':>6s} "
           f"{'fps':>5s}", file=sys.stderr)

@@ -121,6 +121,23 @@ def test_mouth_follows_the_new_speech(tracks):
     assert np.isfinite(nod_source).all()
 
 
+def test_emotion_shows_on_the_mouth(talking_video, speech, folder, dubbed, tracks):
+    """--emotion happy widens the dubbed mouth's corners (a smile on top of the new speech)."""
+    from talkingface.motion.controls import Controls
+
+    output = folder / "happy.mp4"
+    dub_video(talking_video, speech, output,
+              DubOptions(phonetic=False, controls=Controls(emotion="happy", emotion_intensity=1.0)))
+    with following_detector() as detect:
+        happy = track_video(output, detect=detect).track
+
+    def width(points):
+        return np.nanmean(np.linalg.norm(points[:, 291, :2] - points[:, 61, :2], axis=1)
+                          / np.linalg.norm(points[:, 263, :2] - points[:, 33, :2], axis=1))
+
+    assert width(happy.points) > width(tracks[1].points) + 0.03
+
+
 def test_warp_changes_nothing_when_the_mouth_stays(avatar):
     """A frame re-lipped to its own mouth is bit-identical; to another mouth, only the lower face changes."""
     image = avatar.image.copy()

@@ -4,9 +4,11 @@ The face's rig (``render.rig``, built on the video's own neutral face) explains 
 its captured parameters. Posed twice at the frame's head pose, once with the frame's own mouth and
 once with the new mouth, its vertices give a displacement; the frame's tracked landmarks moved by it
 are the new face, and every pixel of the lower face is taken back from the frame itself through that
-mesh (the rasterizer's backward map). Only triangles that move (and the mouth opening) are drawn, in
-a box around them; every other pixel of the frame stays bit-identical, and the warp is continuous,
-so there is no seam. Through the opened lips a mouth interior is drawn: the video's own teeth, cut
+mesh (the rasterizer's backward map). Around the mouth the frame's own departure from the rig is
+swapped for the face's resting one (MouthResidual), so none of the old mouth is left behind; the
+rings outside the face oval never move (neck, body and background stay). Only triangles that move
+are drawn, in a box around them; every other pixel of the frame stays bit-identical, and the warp is
+continuous, so there is no seam. Through the opened lips a mouth interior is drawn: the video's own teeth, cut
 from one of its frames where they show (the same reference for every frame, so nothing flickers), or
 else the synthetic interior, both shaded per frame by the frame's own lip colour.
 """
