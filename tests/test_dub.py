@@ -138,6 +138,20 @@ def test_emotion_shows_on_the_mouth(talking_video, speech, folder, dubbed, track
     assert width(happy.points) > width(tracks[1].points) + 0.03
 
 
+def test_cli_articulation_zero_closes_the_mouth_the_source_opens(talking_video, speech, folder, tracks, capsys):
+    """`talkingface dub --articulation 0 --transcript ...`: the new mouth stays at rest, and little of
+    the source's talking mouth shows through."""
+    output = folder / "still.mp4"
+    assert main(["dub", str(talking_video), str(speech), "-o", str(output), "--articulation", "0",
+                 "--transcript", "hello there", "--face", "1"]) == 0
+    summary = capsys.readouterr().err
+    assert '"frames_dubbed": 100' in summary  # (the words do not align to this synthetic voice)
+    with following_detector() as detect:
+        still = track_video(output, detect=detect).track
+    source = mouth_opening(tracks[0].points)
+    assert np.nanstd(mouth_opening(still.points)) < 0.3 * np.nanstd(source)
+
+
 def test_warp_changes_nothing_when_the_mouth_stays(avatar):
     """A frame re-lipped to its own mouth is bit-identical; to another mouth, only the lower face changes."""
     image = avatar.image.copy()
