@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export NUMBA_THREADING_LAYER ?= workqueue
 
-.PHONY: install browser example test bench bench-batch clean
+.PHONY: install browser example test bench bench-batch bench-dub clean
 
 install: $(STAMP)
 
@@ -39,6 +39,11 @@ bench: $(STAMP)
 # jobs/min of `talkingface batch` (1 and 2 workers, local Ray) against `talkingface render` in a row
 bench-batch: $(STAMP)
 	$(BIN)/python benchmarks/bench_batch.py
+
+# visual dubbing on the dev-data videos (skips without them): self-dub lips beside self-reenactment,
+# PSNR outside the lower face, cross-dub, 720p speed; --sheet docs/dub_sheet.jpg for the contact sheet
+bench-dub: $(STAMP)
+	$(BIN)/python benchmarks/dub_bench.py
 
 clean:
 	rm -rf $(VENV) out build src/*.egg-info

@@ -219,6 +219,27 @@ def test_video_driven_rows_render_on_ray(inputs, tmp_path, avatar):
     assert_valid(Path(outcome.output), 1.2)
 
 
+def test_dub_rows_run_on_ray_beside_render_rows(inputs, tmp_path, avatar):
+    from talkingface.motion.params import PARAMETER_INDEX, PARAMETERS, Motion
+    from tests.synthetic import speech_like, write_rendered_video
+
+    values = np.zeros((30, len(PARAMETERS)), np.float32)
+    values[:, PARAMETER_INDEX["jawOpen"]] = 0.5 * np.clip(np.sin(np.linspace(0, 6 * np.pi, 30)), 0, None)
+    write_rendered_video(tmp_path / "talk.mp4", avatar, Motion(fps=25.0, values=values), size=160,
+                         audio=speech_like(1.2))
+    jobs = tmp_path / "dub.jsonl"
+    rows = [{"video": "talk.mp4", "audio": str(inputs / "speech.wav"), "no-phonetic": True, "extend": "hold"},
+            {"portrait": str(inputs / "face.png"), "audio": str(inputs / "speech.wav"), "size": 64, "fps": FPS,
+             "no-phonetic": True}]
+    jobs.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    summary = run_batch(load_manifest(jobs), tmp_path / "out", BatchOptions(progress=False))
+    dubbed, rendered = sorted(summary.outcomes, key=lambda outcome: outcome.row)
+    assert dubbed.status == rendered.status == "ok", (dubbed.error, rendered.error)
+    assert Path(dubbed.output).name == "talk-speech.mp4"
+    info = probe_video(dubbed.output)
+    assert (info.width, info.height, info.frame_count, info.has_audio) == (160, 160, 25, True)
+
+
 def test_second_run_on_the_same_folder_is_refused(inputs, tmp_path):
     from talkingface.batch.outputs import OutputFolderBusy, output_folder_lock
 

@@ -50,10 +50,16 @@ def test_more_values_than_columns(tmp_path):
     refused(write(tmp_path, "jobs.csv", "portrait,audio\np.png,a.wav,extra\n"), "row 1", "3 values", "2 columns")
 
 
-def test_kinds_not_built_yet_are_refused_clearly(tmp_path):
-    path = write(tmp_path, "jobs.jsonl", '{"portrait": "p.png", "audio": "a.wav", "video": "v.mp4"}\n')
-    error = refused(path, "'video'", "dub jobs", "not supported", "yet")
+def test_a_video_column_makes_a_dub_row(tmp_path):
+    path = write(tmp_path, "jobs.jsonl", '{"video": "v.mp4", "audio": "a.wav", "extend": "loop", "face": 2}\n')
+    (job,) = load_manifest(path)
+    assert job.kind == "dub" and str(job.output) == "v-a.mp4"
+    assert (job.request.extend, job.request.face) == ("loop", 1)
+    mixed = write(tmp_path, "mixed.jsonl", '{"portrait": "p.png", "audio": "a.wav", "video": "v.mp4"}\n')
+    error = refused(mixed, "'portrait'", "not an option of dub jobs")
     assert error.row == 1
+    refused(write(tmp_path, "silent.jsonl", '{"video": "v.mp4"}\n'), "row 1", "'audio'")
+    refused(write(tmp_path, "bad.jsonl", '{"video": "v.mp4", "audio": "a.wav", "extend": "bounce"}\n'), "extend")
 
 
 def test_driven_rows_need_no_audio_but_need_one_of_them(tmp_path):

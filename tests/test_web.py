@@ -117,6 +117,25 @@ def test_drive_with_a_video(page, avatar, tmp_path):
     page.screenshot(path=str(tmp_path / "drive.png"), full_page=True)
 
 
+def test_dub_a_video(page, avatar, tmp_path):
+    """Upload speech and a video to dub: the dubbed video plays, as long as the speech."""
+    from talkingface.motion.params import PARAMETER_INDEX, PARAMETERS, Motion
+    from tests.synthetic import speech_like, write_rendered_video, write_wav
+
+    values = np.zeros((40, len(PARAMETERS)), np.float32)
+    values[:, PARAMETER_INDEX["jawOpen"]] = 0.5 * np.clip(np.sin(np.arange(40) / 2.0), 0, None)
+    video = write_rendered_video(tmp_path / "dub-me.mp4", avatar, Motion(25.0, values), size=160,
+                                 audio=speech_like(1.6))
+    page.set_input_files("#audio-file", str(write_wav(tmp_path / "new.wav", speech_like(1.2, seed=3))))
+    page.set_input_files("#dub-file", str(video))
+    page.uncheck("#phonetic")
+    page.click("#dub")
+    wait_until(page, "document.getElementById('dub-job-status').textContent.startsWith('Done')", timeout=90_000)
+    wait_until(page, "document.getElementById('dub-result-video').readyState >= 2", timeout=20_000)
+    assert page.evaluate("document.getElementById('dub-result-video').duration") == pytest.approx(1.2, abs=0.1)
+    page.screenshot(path=str(tmp_path / "dub.png"), full_page=True)
+
+
 def test_live_mode_with_fake_microphone_produces_frames(page, tmp_path):
     page.select_option("#size", "256")
     page.click("#live-start")

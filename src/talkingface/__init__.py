@@ -5,6 +5,7 @@
     result = talkingface.animate(avatar, "speech.wav", "out.mp4")  # animate many times
     motion = talkingface.capture("talk.mp4")                       # a real performance -> Motion
     talkingface.animate(avatar, None, "out.mp4", drive="talk.mp4")  # the portrait performs the video
+    talkingface.dub_video("talk.mp4", "new.wav", "dubbed.mp4")     # the video's speaker says new.wav
 
 Names are imported on first use, so `import talkingface.media` does not load MediaPipe or pocketsphinx.
 """
@@ -28,6 +29,9 @@ _LAZY = {
     "CaptureOptions": "talkingface.mocap",
     "DriveOptions": "talkingface.motion.drive",
     "prepare_avatar": "talkingface.pipeline",
+    "DubOptions": "talkingface.dub",
+    "DubResult": "talkingface.dub",
+    "dub_video": "talkingface.dub",
 }
 
 __all__ = [

@@ -4,6 +4,7 @@
     talkingface render PORTRAIT --drive VIDEO -o OUT.mp4   the portrait performs a video's motion
     talkingface motion AUDIO -o motion.json|.csv     speech -> motion timeline (ARKit names)
     talkingface capture VIDEO -o motion.json|.csv    a talking video -> its motion timeline
+    talkingface dub VIDEO AUDIO -o OUT.mp4           re-lip a video's speaker to new speech
     talkingface eval VIDEO ...                       measure lip-sync, identity, liveliness
     talkingface serve [--port 8000]                  web page, REST jobs, live WebSocket (127.0.0.1)
     talkingface batch JOBS.csv|.jsonl -o OUTDIR      many renders on Ray (local or a cluster)
@@ -156,6 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="which face when several are present, 1 = the largest (default 1)")
     capture.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     capture.set_defaults(run=_capture)
+    add_dub_arguments(commands.add_parser("dub", help="re-lip the speaker of a video to new speech (visual "
+                                                      "dubbing): only the mouth and jaw change"))
     from talkingface.batch.cli import add_batch_command
     from talkingface.evaluate.cli import add_eval_command
     from talkingface.server.cli import add_serve_command
@@ -241,6 +244,72 @@ def _render(args: argparse.Namespace) -> int:
                    "faces_found": result.faces_found, "transcript": result.transcript_source,
                    "seconds": {k: round(v, 3) for k, v in result.timings.items()}}
         print(json.dumps(summary), file=sys.stderr)
+    return 0
+
+
+def add_dub_arguments(dub: argparse.ArgumentParser) -> None:
+    dub.add_argument("video", help="a video with a face (any format FFmpeg reads)")
+    dub.add_argument("audio", help="the new speech: any audio FFmpeg reads, or a video's audio track")
+    dub.add_argument("-o", "--output", required=True, help="output .mp4 path")
+    dub.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    add_dub_options(dub)
+    dub.set_defaults(run=_dub)
+
+
+def add_dub_options(dub: argparse.ArgumentParser) -> None:
+    """The options of one dub (all but the inputs, output and --quiet); `talkingface batch` reads its
+    dub rows' columns through these same definitions."""
+    dub.add_argument("--face", type=int, default=1, help="whom to dub when several faces show, 1 = the "
+                                                         "largest at the first frame with a face (default 1)")
+    dub.add_argument("--extend", choices=("pingpong", "loop", "hold"), default="pingpong",
+                     help="speech longer than the video: replay it back and forth (default), from the "
+                          "start, or hold the last frame")
+    dub.add_argument("--keep-length", action="store_true",
+                     help="speech shorter than the video: keep the whole video (silence and a closed mouth "
+                          "after the speech) instead of cutting it at the speech's end")
+    dub.add_argument("--mix", type=finite_float, default=0.0, metavar="LEVEL",
+                     help="keep the video's own soundtrack (ducked out where its speaker talks) under the new "
+                          "speech at this level, 0-1 (default 0)")
+    dub.add_argument("--transcript", help="what the new speech says: text, or a .txt file (improves lip timing)")
+    dub.add_argument("--no-phonetic", action="store_true",
+                     help="skip speech recognition; lips from the sound alone (any language)")
+    dub.add_argument("--lips", choices=("auto", "learned", "rules"), default="learned",
+                     help="as for render (default learned)")
+    dub.add_argument("--articulation", type=finite_float, default=1.0, help="lip/jaw strength (default 1)")
+    dub.add_argument("--emotion", type=_emotion, default=("neutral", 1.0), metavar="NAME[:INTENSITY]",
+                     help="an emotion shown on the mouth: happy, sad, angry, surprised, disgusted")
+    dub.add_argument("--seed", type=int, default=0, help="random seed of the motion engine")
+    dub.add_argument("--max-audio-seconds", type=finite_float, default=600.0, help="longest accepted audio")
+    dub.add_argument("--crf", type=int, default=14,
+                     help="x264 quality of the re-encode: lower is closer to the source and larger (default 14)")
+
+
+def dub_options(args: argparse.Namespace):
+    """DubOptions of the arguments added by add_dub_arguments (reads a --transcript file)."""
+    from talkingface.dub import DubOptions
+    from talkingface.motion.controls import Controls
+
+    return DubOptions(transcript=_transcript(args.transcript), phonetic=not args.no_phonetic, lips=args.lips,
+                      articulation=args.articulation, seed=args.seed,
+                      controls=Controls(emotion=args.emotion[0], emotion_intensity=args.emotion[1]),
+                      face=_face_rank(args.face), extend=args.extend, keep_length=args.keep_length,
+                      mix=args.mix, max_audio_s=args.max_audio_seconds, crf=args.crf)
+
+
+def _dub(args: argparse.Namespace) -> int:
+    from talkingface.dub import dub_video
+
+    options = dub_options(args)
+    with _ProgressBar("dubbing", "frame", args.quiet) as progress:
+        result = dub_video(args.video, args.audio, args.output, options, progress=progress)
+    if not args.quiet:
+        for note in result.notes:
+            print(f"talkingface: {note}", file=sys.stderr)
+        print(json.dumps({"output": str(result.output), "frames": result.frames,
+                          "frames_dubbed": result.frames_dubbed, "fps": round(result.fps, 3),
+                          "size": [result.width, result.height], "duration_s": round(result.duration_s, 3),
+                          "interior": result.interior, "transcript": result.transcript_source,
+                          "seconds": {k: round(v, 3) for k, v in result.timings.items()}}), file=sys.stderr)
     return 0
 
 

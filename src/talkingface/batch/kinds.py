@@ -7,9 +7,11 @@ The runner knows nothing about renders: for every job it calls its kind's functi
     summary = kind.run(request, inputs, shared, output_path, progress)  # in a Ray worker, writes the output
     done    = kind.is_complete(request, inputs, output_path)    # resume: skip finished outputs
 
-A new kind (dubbing: ``video`` + ``audio``) is one more JobKind in KINDS, selected by its marker
-column. Until its API exists its column is listed in PLANNED_KINDS, and a manifest that uses it is
-rejected with "not supported yet". (Video-driven renders are render jobs with a ``drive`` column.)
+Two kinds: renders (``portrait`` + ``audio`` and/or ``drive``, the default) and dubs (``video`` +
+``audio``, selected by the ``video`` column: ``talkingface dub``). A new kind is one more JobKind in
+KINDS, selected by its marker column; until its API exists its column is listed in PLANNED_KINDS, and a
+manifest that uses it is rejected with "not supported yet". (Video-driven renders are render jobs
+with a ``drive`` column.)
 """
 
 from __future__ import annotations
@@ -23,9 +25,7 @@ from typing import Any
 
 from talkingface.errors import TalkingFaceError
 
-PLANNED_KINDS = {
-    "video": "dub jobs (a video column: `talkingface dub VIDEO AUDIO`)",
-}
+PLANNED_KINDS: dict[str, str] = {}
 """Marker columns of kinds being built elsewhere -> what they are, for the "not supported yet" error."""
 
 
@@ -206,5 +206,54 @@ RENDER = JobKind(name="render", marker=None, inputs=("portrait", "audio", "drive
                  parse=_parse_render, default_output=_render_output, share=_share_portrait,
                  prepare=_prepare_portrait, run=_run_render, is_complete=_render_complete)
 
-KINDS: dict[str, JobKind] = {RENDER.name: RENDER}
+# -------------------------------------------------------------------------------------------- dub
+
+
+def _add_dub_options(parser: argparse.ArgumentParser) -> None:
+    from talkingface.cli import add_dub_options
+
+    add_dub_options(parser)
+
+
+def _parse_dub(values: dict[str, str], base: Path) -> Any:
+    """Option values -> DubOptions (a transcript file read, relative to the manifest's folder)."""
+    from talkingface.cli import dub_options
+
+    values = dict(values)
+    if "transcript" in values and _is_transcript_file(base, values["transcript"]):
+        values["transcript"] = str(_relative_to(base, values["transcript"]))
+    return dub_options(parse_options(_row_parser(_add_dub_options), values))
+
+
+def _run_dub(options: Any, inputs: dict[str, Path], _shared: Any, output: Path,
+             progress: Callable[[int, int], None]) -> dict:
+    from talkingface.dub import dub_video
+
+    result = dub_video(inputs["video"], inputs["audio"], output, options, progress=progress)
+    return {"frames": result.frames, "frames_dubbed": result.frames_dubbed, "duration_s": round(result.duration_s, 3),
+            "size": [result.width, result.height], "no_face": [list(span) for span in result.no_face]}
+
+
+def _dub_complete(options: Any, inputs: dict[str, Path], output: Path) -> bool:
+    """A finished dub: newer than its inputs, decodable, with sound, as large as the video."""
+    from talkingface.media import probe_video
+
+    try:
+        made = output.stat().st_mtime
+        if any(path.stat().st_mtime > made for path in inputs.values()):
+            return False
+        info, source = probe_video(output), probe_video(inputs["video"])
+        return info.has_audio and (info.width, info.height) == (source.width - source.width % 2,
+                                                                source.height - source.height % 2)
+    except (OSError, TalkingFaceError):
+        return False
+
+
+DUB = JobKind(name="dub", marker="video", inputs=("video", "audio"), required=(("video",), ("audio",)),
+              add_arguments=_add_dub_options, parse=_parse_dub,
+              default_output=lambda inputs: f"{inputs['video'].stem}-{inputs['audio'].stem}.mp4",
+              share=lambda _options, _inputs: None, prepare=lambda _path, _options: None, run=_run_dub,
+              is_complete=_dub_complete)
+
+KINDS: dict[str, JobKind] = {RENDER.name: RENDER, DUB.name: DUB}
 """Every kind a manifest row can be, by name."""

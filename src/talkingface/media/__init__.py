@@ -4,7 +4,13 @@ All pixels cross this boundary as ``(H, W, 3)`` ``uint8`` RGB arrays; all media 
 Pillow (images) and PyAV (video and audio containers), never a shell ``ffmpeg``.
 """
 
-from talkingface.media.images import contact_sheet, image_from_array, load_image, save_png
+from talkingface.media.colour import BT709, YCbCr, rgb_to_i420
+from talkingface.media.images import (
+    contact_sheet,
+    image_from_array,
+    load_image,
+    save_png,
+)
 from talkingface.media.paths import atomic_output, check_input_file, check_output_path
 from talkingface.media.reader import (
     VideoInfo,
@@ -14,11 +20,13 @@ from talkingface.media.reader import (
     read_video,
     resample_frames_to_fps,
 )
-from talkingface.media.writer import VideoWriter, rgb_to_i420, write_video
+from talkingface.media.writer import VideoWriter, write_video
 
 __all__ = [
+    "BT709",
     "VideoInfo",
     "VideoWriter",
+    "YCbCr",
     "atomic_output",
     "check_input_file",
     "check_output_path",

@@ -16,6 +16,7 @@ import av
 import numpy as np
 
 from talkingface.errors import InputFileError, OptionError
+from talkingface.media.colour import BT709, JPEG_RANGE, MPEG_RANGE, YCbCr, rgb_to_i420
 from talkingface.media.paths import check_input_file
 
 PathLike = str | os.PathLike[str]
@@ -42,6 +43,7 @@ class VideoInfo:
     pixel_format: str | None = None
     audio_rate: int | None = None
     rotation: int = 0
+    colour: YCbCr = BT709
 
 
 def probe_video(path: PathLike) -> VideoInfo:
@@ -76,6 +78,7 @@ def probe_video(path: PathLike) -> VideoInfo:
             video_codec=cc.name, audio_codec=aus.codec_context.name if aus is not None else None,
             pixel_format=cc.format.name if cc.format is not None else None,
             audio_rate=aus.codec_context.sample_rate if aus is not None else None, rotation=rotation,
+            colour=_colour(cc),
         )
 
 
@@ -85,8 +88,10 @@ def count_video_packets(path: PathLike) -> int:
     return _count_packets(check_input_file(path, "a video file"))[0]
 
 
-def iter_video_frames(path: PathLike) -> Iterator[tuple[float, np.ndarray]]:
-    """Decode a video frame by frame.
+def iter_video_frames(path: PathLike, *, start_s: float = 0.0, i420: bool = False
+                      ) -> Iterator[tuple[float, np.ndarray]]:
+    """Decode a video frame by frame (from the first frame at or after start_s seconds: the decoder
+    seeks to the key frame before it, so a late start costs little).
 
     Yields
     ------
@@ -96,7 +101,10 @@ def iter_video_frames(path: PathLike) -> Iterator[tuple[float, np.ndarray]]:
         a frame whose time does not advance is skipped. Variable frame rate is kept as is.
     frame : np.ndarray, shape (H, W, 3), uint8
         RGB, converted through the file's own colour tags, turned upright when the file carries
-        a display rotation of a multiple of 90 degrees.
+        a display rotation of a multiple of 90 degrees. With ``i420``: the frame as Y'CbCr 4:2:0
+        planes packed in one (H' * 3 / 2, W') uint8 array in the colour :func:`probe_video` reports
+        (``VideoInfo.colour``), H', W' the size cut down to even numbers; a yuv420p file's own
+        samples, untouched, unless it must be turned or cut.
 
     Raises
     ------
@@ -112,6 +120,8 @@ def iter_video_frames(path: PathLike) -> Iterator[tuple[float, np.ndarray]]:
         vs.thread_type = "AUTO"
         start, last, index = _start_time_s(c), -math.inf, 0
         rate = float(vs.average_rate or vs.guessed_rate or 25)
+        if start_s > 0 and vs.time_base:
+            c.seek(int((start_s + start) / vs.time_base), stream=vs, backward=True, any_frame=False)
         try:
             for frame in c.decode(vs):
                 t = frame.time - start if frame.time is not None else index / rate
@@ -119,7 +129,8 @@ def iter_video_frames(path: PathLike) -> Iterator[tuple[float, np.ndarray]]:
                 if t <= last:
                     continue
                 last = t
-                yield t, _frame_to_rgb(frame)
+                if t >= start_s - 1e-6:
+                    yield t, (_frame_to_i420(frame) if i420 else _frame_to_rgb(frame))
         except av.FFmpegError as err:
             where = f"after {last:.3f} s" if last > -math.inf else "at the start"
             raise InputFileError(p, f"is corrupt {where} ({_reason(err)})") from err
@@ -280,3 +291,22 @@ def _frame_to_rgb(frame: av.VideoFrame) -> np.ndarray:
     rgb = frame.to_ndarray(format="rgb24", src_color_range=frame.color_range or None, threads=1)
     turns = round(frame.rotation / 90) % 4 if frame.rotation else 0
     return np.ascontiguousarray(np.rot90(rgb, k=turns)) if turns else rgb
+
+
+def _frame_to_i420(frame: av.VideoFrame) -> np.ndarray:
+    """Decoded frame -> upright I420 (H' * 3 / 2, W') uint8 in the file's colour (see _colour): the
+    samples themselves for an upright yuv420p frame of even size, else through RGB."""
+    even = frame.width % 2 == 0 and frame.height % 2 == 0
+    if even and not frame.rotation and frame.format.name in ("yuv420p", "yuvj420p"):
+        return frame.to_ndarray()  # yuvj420p: the same planes in full range, which _colour reports
+    rgb = _frame_to_rgb(frame)
+    height, width = rgb.shape[:2]
+    return rgb_to_i420(rgb[:height - height % 2, :width - width % 2], _colour(frame))
+
+
+def _colour(frame_or_codec) -> YCbCr:
+    """The colour tags of a frame or codec context; range JPEG for yuvj formats."""
+    name = frame_or_codec.format.name if frame_or_codec.format is not None else ""
+    full = frame_or_codec.color_range == JPEG_RANGE or name.startswith("yuvj")
+    return YCbCr(colorspace=int(frame_or_codec.colorspace), primaries=int(frame_or_codec.color_primaries),
+                 trc=int(frame_or_codec.color_trc), color_range=JPEG_RANGE if full else MPEG_RANGE)

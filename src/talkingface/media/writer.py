@@ -2,7 +2,9 @@
 
 Colour: frames are converted RGB -> Y'CbCr with the BT.709 matrix, limited ("TV") range, 4:2:0
 chroma averaged over 2x2 blocks, and the stream is tagged BT.709 (matrix, primaries, transfer,
-range), so players reproduce the sRGB input.
+range), so players reproduce the sRGB input. Frames already in Y'CbCr 4:2:0 (``write_i420``, e.g.
+decoded from another video and edited in place) are encoded as they are, under that video's own
+colour tags (``colour``), so untouched pixels go through without a colour conversion.
 """
 
 from __future__ import annotations
@@ -14,11 +16,10 @@ from collections.abc import Iterable, Mapping
 from fractions import Fraction
 
 import av
-import cv2
 import numpy as np
-from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc
 
 from talkingface.errors import OptionError, OutputPathError
+from talkingface.media.colour import BT709, YCbCr, rgb_to_i420
 from talkingface.media.paths import AtomicFile, check_output_path
 from talkingface.media.reader import VideoInfo, probe_video
 
@@ -33,46 +34,7 @@ AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 1200
 """Sample rates the AAC encoder takes directly; other rates are resampled to 48 kHz."""
 
 _AAC_FRAME = 1024  # samples per AAC-LC frame
-
-
-def _ycbcr_matrix(kr: float, kb: float) -> np.ndarray:
-    """3x4 matrix: 8-bit R'G'B' (0-255) -> limited-range Y'CbCr (Y 16-235, C 16-240), with offsets."""
-    kg = 1.0 - kr - kb
-    m = np.array([
-        [kr, kg, kb],
-        [-0.5 * kr / (1 - kb), -0.5 * kg / (1 - kb), 0.5],
-        [0.5, -0.5 * kg / (1 - kr), -0.5 * kb / (1 - kr)],
-    ])
-    m *= np.array([[219.0], [224.0], [224.0]]) / 255.0
-    out = np.hstack([m, [[16.0], [128.0], [128.0]]]).astype(np.float32)
-    out.flags.writeable = False
-    return out
-
-
-_RGB_TO_BT709 = _ycbcr_matrix(0.2126, 0.0722)
-
-
-def rgb_to_i420(rgb: np.ndarray) -> np.ndarray:
-    """Convert RGB to planar 4:2:0 BT.709 limited range (the layout FFmpeg calls ``yuv420p``).
-
-    Parameters
-    ----------
-    rgb : np.ndarray, shape (H, W, 3), uint8, H and W even
-
-    Returns
-    -------
-    np.ndarray, shape (H * 3 // 2, W), uint8
-        Y plane (H x W), then Cb and Cr planes (H/2 x W/2 each, 2x2 box-averaged), packed.
-        About 0.3 ms at 512x512 (3x faster than swscale).
-    """
-    h, w = rgb.shape[:2]
-    y, cb, cr = cv2.split(cv2.transform(np.ascontiguousarray(rgb), _RGB_TO_BT709))
-    out = np.empty(h * w * 3 // 2, np.uint8)
-    q = h * w // 4
-    out[: h * w] = y.reshape(-1)
-    out[h * w: h * w + q] = cv2.resize(cb, (w // 2, h // 2), interpolation=cv2.INTER_AREA).reshape(-1)
-    out[h * w + q:] = cv2.resize(cr, (w // 2, h // 2), interpolation=cv2.INTER_AREA).reshape(-1)
-    return out.reshape(h * 3 // 2, w)
+VFR_CLOCK = 90_000  # ticks per second of a variable-rate writer's timestamps (MPEG's 90 kHz)
 
 
 class VideoWriter:
@@ -111,6 +73,14 @@ class VideoWriter:
         AAC bit rate in bit/s; default 64 kbit/s at <= 24 kHz, else 96 kbit/s.
     encoder_options : mapping, optional, keyword-only
         Extra libx264 options, e.g. ``{"tune": "zerolatency"}`` or ``{"g": "50"}``.
+    colour : YCbCr, keyword-only
+        The stream's colour tags; RGB frames are converted with its matrix and range (default BT.709,
+        limited range). Give a source video's own (``probe_video(...).colour``) when writing its
+        decoded I420 frames with :meth:`write_i420`.
+    variable_rate : bool, keyword-only
+        Each :meth:`write` gives the frame's presentation time (``time_s``, increasing), kept to
+        1/90000 s (a variable frame rate); ``fps`` is then the nominal rate and the last frame shows
+        for 1/fps.
 
     Examples
     --------
@@ -134,8 +104,14 @@ class VideoWriter:
         faststart: bool = True,
         audio_bitrate: int | None = None,
         encoder_options: Mapping[str, str] | None = None,
+        colour: YCbCr = BT709,
+        variable_rate: bool = False,
     ) -> None:
+        self.colour = colour
         self._rate = _check_fps(fps)
+        self._variable = bool(variable_rate)
+        self._time_base = Fraction(1, VFR_CLOCK) if self._variable else 1 / self._rate
+        self._end = Fraction(0)  # presentation end of the frames written so far, s
         self._in_shape = _check_size(width, height)
         _check_encoder_options(crf=crf, preset=preset, threads=threads)
         self._pcm, self._audio_rate = (None, None) if audio is None else _prepare_audio(audio, audio_rate)
@@ -161,7 +137,7 @@ class VideoWriter:
     @property
     def duration_s(self) -> float:
         """Duration of the frames written so far, in seconds."""
-        return float(self.frame_count / self._rate)
+        return float(self._end)
 
     def _open_container(self, faststart: bool) -> av.container.OutputContainer:
         opts = {"movflags": "+faststart"} if faststart and self.path.suffix.lower() != ".mkv" else {}
@@ -175,13 +151,13 @@ class VideoWriter:
         stream = self._container.add_stream("libx264", rate=self._rate, options=options)
         stream.width, stream.height, stream.pix_fmt = self.width, self.height, "yuv420p"
         cc = stream.codec_context
-        cc.time_base = 1 / self._rate
+        cc.time_base = self._time_base
         cc.thread_type = "AUTO"
         cc.thread_count = threads
-        cc.colorspace = int(Colorspace.ITU709)  # same value as AVCOL_SPC_BT709
-        cc.color_primaries = int(ColorPrimaries.BT709)
-        cc.color_trc = int(ColorTrc.BT709)
-        cc.color_range = int(ColorRange.MPEG)
+        cc.colorspace = self.colour.colorspace  # FFmpeg's tag values (1: BT.709)
+        cc.color_primaries = self.colour.primaries
+        cc.color_trc = self.colour.trc
+        cc.color_range = self.colour.color_range
         return stream
 
     def _add_audio(self, bitrate: int | None) -> av.AudioStream:
@@ -191,28 +167,54 @@ class VideoWriter:
         stream.codec_context.time_base = Fraction(1, rate)
         return stream
 
-    def write(self, frame: np.ndarray) -> None:
-        """Encode one frame: (height, width, 3) uint8 RGB, the size given to the constructor."""
+    def write(self, frame: np.ndarray, time_s: float | None = None) -> None:
+        """Encode one frame: (height, width, 3) uint8 RGB, the size given to the constructor; with
+        variable_rate, time_s is its presentation time in seconds (after the previous frame's)."""
         self._check_open()
         rgb = np.asarray(frame)
         if rgb.shape != self._in_shape or rgb.dtype != np.uint8:
             raise OptionError("frame", f"array of shape {rgb.shape} and dtype {rgb.dtype}",
                               f"expected shape {self._in_shape} and dtype uint8 for {self.path}")
-        vf = av.VideoFrame.from_ndarray(rgb_to_i420(rgb[: self.height, : self.width]), format="yuv420p")
-        vf.pts = self.frame_count
+        self.write_i420(rgb_to_i420(rgb[: self.height, : self.width], self.colour), time_s)
+
+    def write_i420(self, i420: np.ndarray, time_s: float | None = None) -> None:
+        """Encode one frame given as I420 (height * 3 / 2, width) uint8 (yuv420p planes packed: Y,
+        then Cb, then Cr) in the writer's colour, at the encoded (even) size; time_s as for write."""
+        self._check_open()
+        if i420.shape != (self.height * 3 // 2, self.width) or i420.dtype != np.uint8:
+            raise OptionError("frame", f"array of shape {i420.shape} and dtype {i420.dtype}",
+                              f"expected I420 of shape {(self.height * 3 // 2, self.width)} and dtype uint8 "
+                              f"for {self.path}")
+        pts = self._next_pts(time_s)
+        vf = av.VideoFrame.from_ndarray(i420, format="yuv420p")
+        vf.pts = pts
         vf.time_base = self._video.codec_context.time_base
         try:
             self._container.mux(self._video.encode(vf))
             self.frame_count += 1
+            self._pts = pts
+            self._end = pts * self._time_base + 1 / self._rate
             if self._audio is not None:
                 self._feed_audio(self._audio_target(), final=False)
         except BaseException:
             self.abort()
             raise
 
+    def _next_pts(self, time_s: float | None) -> int:
+        """The next frame's pts in the stream's time base: the frame count at a constant rate, the
+        given time with variable_rate."""
+        if not self._variable:
+            return self.frame_count
+        if time_s is None or not math.isfinite(time_s) or time_s < 0:
+            raise OptionError("time_s", time_s, f"a variable-rate writer needs each frame's time ({self.path})")
+        pts = round(time_s * VFR_CLOCK)
+        if self.frame_count and pts <= self._pts:
+            raise OptionError("time_s", time_s, f"must come after the previous frame's time ({self.path})")
+        return pts
+
     def _audio_target(self) -> int:
         """Audio samples that cover the frames written so far."""
-        return round(self.frame_count * self._audio_rate / self._rate)
+        return round(self._end * self._audio_rate)
 
     def _feed_audio(self, until: int, *, final: bool) -> None:
         """Encode audio up to sample ``until`` (whole AAC frames unless ``final``)."""

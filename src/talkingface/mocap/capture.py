@@ -108,17 +108,23 @@ class _LandmarkSpool:
         return np.memmap(self.path, np.float32, "r", shape=(self.count, NUM_LANDMARKS, 3))
 
 
+FrameHook = Callable[[int, float, np.ndarray, "np.ndarray | None"], None]
+
+
 def _track(path: PathLike, options: CaptureOptions, spool: _LandmarkSpool, total: int,
-           progress: Progress | None) -> tuple[np.ndarray, int]:
+           progress: Progress | None, hook: FrameHook | None = None) -> tuple[np.ndarray, int]:
     """Track the chosen face over the selected part of the video into the spool: (times (T,), faces
-    seen at the first detection)."""
+    seen at the first detection). hook(index, time_s, image, points or None) sees every selected frame."""
     times: list[float] = []
     with FaceTracker(face=options.face) as tracker:
         for index, (time_s, image) in enumerate(iter_video_frames(path)):
             if options.end_s is not None and time_s >= options.end_s:
                 break
             if time_s >= options.start_s:
-                spool.append(tracker.step(time_s, image).points)
+                points = tracker.step(time_s, image).points
+                spool.append(points)
+                if hook is not None:
+                    hook(len(times), time_s, image, points)
                 times.append(time_s)
             if progress is not None:
                 progress(index + 1, total)
@@ -150,6 +156,56 @@ def _fit_frames(points: np.ndarray, found: np.ndarray, width: int, height: int
     return values, neutral, float(np.median(errors))
 
 
+@dataclass(frozen=True)
+class FaceTrack:
+    """The chosen face in every selected video frame, before any cleaning.
+
+    times: (T,) presentation times, s; points: (T, 478, 3) float32 landmarks in video px, NaN rows
+    where the face was not found (a memmap in the caller's folder); found: (T,) bool; values: (T, P)
+    float64 the rig's raw fit per frame (head pose, absolute expression coefficients of the rig built
+    on `neutral`; zeros where not found); neutral: (478, 3) rest landmarks, video px; fit_error:
+    median RMS fit error, face heights; faces_at_start: faces the detector saw when it first found one;
+    width, height: video px; fps: the declared frame rate.
+    """
+
+    times: np.ndarray
+    points: np.ndarray
+    found: np.ndarray
+    values: np.ndarray
+    neutral: np.ndarray
+    fit_error: float
+    faces_at_start: int
+    width: int
+    height: int
+    fps: float
+
+
+def track_and_fit(path: PathLike, options: CaptureOptions, folder: PathLike, *,
+                  progress: Progress | None = None, hook: FrameHook | None = None) -> FaceTrack:
+    """Track the face through the selected part of a video (frames streamed, landmarks spooled to a
+    file in `folder`, which must outlive the result's points) and fit the rig to every frame.
+
+    Raises InputNotFoundError/InputFileError (unreadable video), NoFaceError (no face in any frame),
+    OptionError (options.face asks for a face the video does not show, or no frame is selected)."""
+    info = probe_video(path)
+    source = os.fspath(path)
+    spool = _LandmarkSpool(os.fspath(folder))
+    times, faces_at_start = _track(path, options, spool, info.frame_count, progress, hook)
+    points = spool.array()
+    if len(times) == 0:
+        raise OptionError("start", options.start_s, f"no frames of {source} lie in the selected part "
+                                                    f"(the video lasts {info.duration_s:.2f} s)")
+    found = np.isfinite(points[:, 0, 0])
+    if not found.any():
+        if options.face and faces_at_start:
+            raise OptionError("face", options.face + 1, f"{source} shows only {faces_at_start} face(s)")
+        raise NoFaceError(source, "no face found in any frame of the video")
+    values, neutral, error = _fit_frames(points, found, info.width, info.height)
+    return FaceTrack(times=times, points=points, found=found, values=values, neutral=neutral,
+                     fit_error=error, faces_at_start=faces_at_start, width=info.width, height=info.height,
+                     fps=info.fps)
+
+
 def capture_video(path: PathLike, options: CaptureOptions = CaptureOptions(), *,
                   progress: Progress | None = None) -> CaptureResult:
     """Capture the motion of the face in a video file.
@@ -163,27 +219,16 @@ def capture_video(path: PathLike, options: CaptureOptions = CaptureOptions(), *,
     OptionError
         options.face asks for a face the video does not show, or the selection holds no frame.
     """
-    info = probe_video(path)
-    source = os.fspath(path)
     with tempfile.TemporaryDirectory(prefix="talkingface-capture-") as folder:
-        spool = _LandmarkSpool(folder)
-        times, faces_at_start = _track(path, options, spool, info.frame_count, progress)
-        points = spool.array()
-        if len(times) == 0:
-            raise OptionError("start", options.start_s, f"no frames of {source} lie in the selected part "
-                                                        f"(the video lasts {info.duration_s:.2f} s)")
-        found = np.isfinite(points[:, 0, 0])
-        if not found.any():
-            if options.face and faces_at_start:
-                raise OptionError("face", options.face + 1, f"{source} shows only {faces_at_start} face(s)")
-            raise NoFaceError(source, "no face found in any frame of the video")
-        values, neutral, error = _fit_frames(points, found, info.width, info.height)
-        del points
+        face = track_and_fit(path, options, folder, progress=progress)
+        times, found, values, declared_fps = face.times, face.found, face.values, face.fps
+        neutral, error, faces_at_start = face.neutral, face.fit_error, face.faces_at_start
+        del face  # releases the landmark memmap before the folder goes
     if options.calibrated:
         values = load_calibration().apply(values)
     values = relative_to_rest(values, found)
     filled, gaps = fill_gaps(times, values, found, max_gap_s=options.max_gap_s)
-    fps = _average_fps(times, info.fps)
+    fps = average_fps(times, declared_fps)
     end_s = times[-1] + 1.0 / fps  # the last frame shows for one period
     if options.end_s is not None:
         end_s = min(end_s, options.end_s)
@@ -191,7 +236,7 @@ def capture_video(path: PathLike, options: CaptureOptions = CaptureOptions(), *,
     motion = Motion(fps=fps, values=smooth(grid, fps * options.smoothing).astype(np.float32))
     return CaptureResult(motion=motion, start_s=options.start_s, frames_read=len(times),
                          frames_with_face=int(found.sum()), gaps=gaps, faces_at_start=faces_at_start,
-                         fit_error=error, neutral=neutral, source=source)
+                         fit_error=error, neutral=neutral, source=os.fspath(path))
 
 
 REST_PERCENTILE = 20.0
@@ -211,7 +256,7 @@ def relative_to_rest(values: np.ndarray, found: np.ndarray) -> np.ndarray:
     return out
 
 
-def _average_fps(times: np.ndarray, declared: float) -> float:
+def average_fps(times: np.ndarray, declared: float) -> float:
     """The clip's frame rate: the declared one when the timestamps agree with it (constant frame
     rate), else frames per second of the timestamps (variable frame rate)."""
     if len(times) < 2:

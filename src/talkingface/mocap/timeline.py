@@ -32,7 +32,7 @@ class Gaps:
     missing: tuple[tuple[float, float], ...]
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """(start, end) index pairs (end exclusive) of the runs of True in a boolean (T,) mask."""
     edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
     return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
@@ -52,7 +52,7 @@ def fill_gaps(times: np.ndarray, values: np.ndarray, found: np.ndarray, *, max_g
     out = values.astype(np.float64).copy()
     nearest = _nearest_found_index(times, found)
     interpolated, missing = [], []
-    for start, end in _runs(~found):
+    for start, end in true_runs(~found):
         span = (float(times[start]), float(times[min(end, len(times) - 1)]))
         if start > 0 and end < len(times) and times[end] - times[start - 1] <= max_gap_s:
             weight = ((times[start:end] - times[start - 1]) / (times[end] - times[start - 1]))[:, None]

@@ -4,7 +4,10 @@ The first frame with faces is searched with the full detector (``face.landmarks.
 face, largest first); the chosen face is then meshed in each next frame inside a square crop centred
 where it was in the frame before (MediaPipe's face mesh in its tracking mode, a few ms a frame). When
 the face is lost the detector runs again, every ``redetect_every`` frames while it stays lost, and
-picks the face nearest the last known one, so a second person is never swapped in.
+picks the face nearest the last known one, so a second person is never swapped in. When no face is
+near (a scene cut that moved the person), the face is recognised by identity instead: the dlib face
+embedding the evaluation uses (``evaluate.identity``, when dlib is installed), against the face as
+first seen; without dlib the face stays lost until it comes back near where it was.
 """
 
 from __future__ import annotations
@@ -71,8 +74,12 @@ class FaceTracker:
     n-th frame (it costs 50-200 ms).
     """
 
-    def __init__(self, *, face: int = 0, redetect_every: int = 5) -> None:
+    def __init__(self, *, face: int = 0, redetect_every: int = 5, by_identity: bool = True) -> None:
         self.face = face
+        self.by_identity = by_identity
+        self._reference: tuple[np.ndarray, np.ndarray] | None = None  # face crop and its landmarks
+        self._reference_embedding: np.ndarray | None = None
+        self._embedder: object | None = None
         self.redetect_every = redetect_every
         self._stack = contextlib.ExitStack()
         self._mesh: object | None = None
@@ -103,6 +110,19 @@ class FaceTracker:
             self._last, self._lost_for = points, 0
         return TrackedFrame(float(time_s), points, seen)
 
+    def _same_person(self, image: np.ndarray, faces: list[np.ndarray]) -> np.ndarray | None:
+        """Among faces far from where the face was last seen, the one that is the same person (by
+        dlib embedding against the face as first seen), or None (also without dlib)."""
+        if not self.by_identity or self._reference is None:
+            return None
+        if self._embedder is None:
+            self._embedder = _identity_embedder()
+            if self._embedder is None:
+                self.by_identity = False
+                return None
+            self._reference_embedding = self._embedder.embed(*self._reference)  # type: ignore[attr-defined]
+        return _pick_same_person(self._embedder, self._reference_embedding, image, faces)
+
     def _detect(self, image: np.ndarray) -> tuple[np.ndarray | None, int]:
         """Run the full detector; the chosen face refined by the tracking mesh, and the face count."""
         self.detections += 1
@@ -114,9 +134,38 @@ class FaceTracker:
             if self.face >= len(faces):
                 return None, len(faces)
             chosen = faces[self.face]
+            self._reference = _face_crop(image, chosen)
         else:
             chosen = _nearest(faces, self._last)
+            if chosen is None:
+                chosen = self._same_person(image, faces)
             if chosen is None:
                 return None, len(faces)
         refined = _mesh_crop(self._mesh, image, *_crop_window(chosen))
         return (refined if refined is not None else chosen), len(faces)
+
+
+def _face_crop(image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A copy of the region around a face (2 face heights) and its landmarks in the crop's px."""
+    centre, side = _crop_window(points)
+    x0, y0 = (np.maximum(centre - side / 2, 0)).astype(int)
+    x1, y1 = np.minimum(centre + side / 2, (image.shape[1], image.shape[0])).astype(int)
+    return image[y0:y1, x0:x1].copy(), points - np.array([x0, y0, 0], np.float32)
+
+
+IDENTITY_THRESHOLD = 0.6  # dlib's same-person distance
+
+
+def _identity_embedder() -> object | None:
+    """A dlib FaceEmbedder, or None when dlib or its models are not installed."""
+    from talkingface.evaluate.identity import FaceEmbedder, unavailable_reason
+
+    return FaceEmbedder() if unavailable_reason() is None else None
+
+
+def _pick_same_person(embedder: object, reference: np.ndarray, image: np.ndarray, faces: list[np.ndarray]
+                      ) -> np.ndarray | None:
+    """The face (478, 3) whose embedding is nearest the reference (128,), if it is the same person."""
+    distances = [float(np.linalg.norm(embedder.embed(image, face) - reference)) for face in faces]  # type: ignore[attr-defined]
+    best = int(np.argmin(distances))
+    return faces[best] if distances[best] < IDENTITY_THRESHOLD else None

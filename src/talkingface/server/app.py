@@ -10,6 +10,7 @@ Routes (the OpenAPI schema is at /openapi.json, interactive docs at /docs):
     GET  /api/examples              example portraits;  GET /api/examples/{name} its image
     POST /api/portraits             upload + analyse a portrait -> id
     POST /api/jobs                  portrait (file or id) + audio and/or a driving video + options -> job (202)
+    POST /api/dub                   video + new speech + options -> dub job (202), as `talkingface dub`
     POST /api/capture               a talking video -> its motion timeline (JSON, as `talkingface capture`)
     GET  /api/jobs                  all jobs;  GET /api/jobs/{id} one job with its progress
     POST /api/jobs/{id}/cancel      stop a job;  DELETE /api/jobs/{id} stop and remove it
@@ -37,6 +38,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from talkingface.audio import load_audio
+from talkingface.dub import DubOptions
 from talkingface.errors import InputFileError, OptionError, TalkingFaceError
 from talkingface.media import probe_video
 from talkingface.mocap import CaptureOptions, capture_video
@@ -302,6 +304,44 @@ def _add_api_routes(app: FastAPI, settings: ServerSettings) -> None:
                        "audio": _label(audio, "audio") if has_audio else None,
                        "drive": _label(drive, "video") if has_drive else None}
             info = state.jobs.submit(job_id, avatar, audio_path, options, summary, drive=drive_path)
+        except BaseException:
+            state.jobs.discard_folder(job_id)
+            raise
+        return info
+
+    @app.post("/api/dub", response_model=JobInfo, status_code=202, tags=["jobs"])
+    async def create_dub_job(
+        request: Request,
+        video: UploadFile = File(..., description="a video with a face (any format FFmpeg reads)"),
+        audio: UploadFile = File(..., description="the new speech: any audio FFmpeg reads"),
+        face: int = Form(1, description="whom to dub when several faces show, 1 = the largest"),
+        extend: str = Form("pingpong", description="speech longer than the video: pingpong, loop or hold"),
+        keep_length: bool = Form(False, description="keep the whole of a video longer than the speech"),
+        mix: float = Form(0.0, description="level (0-1) of the video's own soundtrack under the new speech"),
+        articulation: float = Form(1.0), emotion: str = Form("neutral"), emotion_intensity: float = Form(1.0),
+        phonetic: bool = Form(True), transcript: str | None = Form(None),
+    ) -> JobInfo:
+        """Queue a dub (the video's speaker re-lipped to the new speech); poll GET /api/jobs/{id} for
+        progress, then GET /api/jobs/{id}/video."""
+        state = _state(request)
+        if face < 1:
+            raise OptionError("face", face, "faces are counted from 1 (the largest)")
+        options = DubOptions(transcript=transcript or None, phonetic=phonetic, articulation=articulation,
+                             controls=Controls(emotion=emotion, emotion_intensity=emotion_intensity),
+                             face=face - 1, extend=extend, keep_length=keep_length, mix=mix,
+                             max_audio_s=settings.max_audio_s)
+        state.jobs.check_capacity()
+        job_id, folder = state.jobs.new_folder()
+        try:
+            video_path = await _save_upload(video, folder / "video.upload", settings.max_upload_bytes)
+            await _check_video(video_path, _label(video, "video"), settings.max_audio_s)
+            audio_path = await _save_upload(audio, folder / "audio.upload", settings.max_upload_bytes)
+            await _check_audio(audio_path, _label(audio, "audio"), settings.max_audio_s)
+            summary = {"kind": "dub", "video": _label(video, "video"), "audio": _label(audio, "audio"),
+                       "face": face, "extend": extend, "keep_length": keep_length, "mix": mix,
+                       "articulation": articulation, "emotion": emotion, "emotion_intensity": emotion_intensity,
+                       "phonetic": phonetic}
+            info = state.jobs.submit_dub(job_id, video_path, audio_path, options, summary)
         except BaseException:
             state.jobs.discard_folder(job_id)
             raise

@@ -1,6 +1,7 @@
-"""Render jobs: a bounded queue in front of a thread pool running ``talkingface.animate``.
+"""Jobs: a bounded queue in front of a thread pool running renders (``talkingface.animate``) and
+dubs (``talkingface.dub_video``).
 
-Each job owns one folder ``<root>/<uuid hex>/`` holding its audio and, when done, ``video.mp4``.
+Each job owns one folder ``<root>/<uuid hex>/`` holding its uploads and, when done, ``video.mp4``.
 Job ids are validated as 32 lowercase hex digits before any path is built from them, and the
 folder is removed when the job is deleted, evicted (too many kept, or older than the TTL) or when
 the manager shuts down.
@@ -19,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from talkingface.dub import DubOptions, dub_video
 from talkingface.errors import TalkingFaceError
 from talkingface.face.avatar import Avatar
 from talkingface.pipeline import AnimateOptions, animate
@@ -28,6 +30,8 @@ Render = Callable[[Avatar, Path | None, Path, AnimateOptions, Callable[[int, int
 """(avatar, audio, output, options, progress, driving video) -> duration of the video written, s."""
 STATES = ("queued", "running", "done", "failed", "cancelled")
 VIDEO_NAME = "video.mp4"
+Work = Callable[[Path, Callable[[int, int], None]], float]
+"""What a job runs: (output, progress) -> duration of the video written, s."""
 
 
 class QueueFullError(TalkingFaceError, RuntimeError):
@@ -69,7 +73,6 @@ class JobInfo:
 class _Job:
     id: str
     folder: Path
-    options: AnimateOptions
     summary: dict
     state: str = "queued"
     done: int = 0
@@ -94,6 +97,12 @@ def check_job_id(job_id: str) -> str:
     if not isinstance(job_id, str) or not JOB_ID.match(job_id):
         raise InvalidJobId(f"invalid job id {job_id[:80]!r}: must be 32 lowercase hex digits")
     return job_id
+
+
+def dub_here(video: Path, audio: Path, output: Path, options: DubOptions, progress: Callable[[int, int], None]
+             ) -> float:
+    """A dub job: in this process."""
+    return dub_video(video, audio, output, options, progress=progress).duration_s
 
 
 def render_here(avatar: Avatar, audio: Path | None, output: Path, options: AnimateOptions,
@@ -155,11 +164,22 @@ class JobManager:
                summary: dict, drive: Path | None = None) -> JobInfo:
         """Queue a render of ``avatar`` speaking ``audio`` (a file in the job's folder), or performing
         the driving video ``drive`` (also in the job's folder; its soundtrack when audio is None)."""
+        def work(output: Path, progress: Callable[[int, int], None]) -> float:
+            return self._render(avatar, audio, output, options, progress, drive)
+
+        return self._submit(job_id, work, summary, [p for p in (audio, drive) if p is not None])
+
+    def submit_dub(self, job_id: str, video: Path, audio: Path, options: DubOptions, summary: dict) -> JobInfo:
+        """Queue a dub of ``video`` to the speech ``audio`` (both files in the job's folder)."""
+        return self._submit(job_id, lambda output, progress: dub_here(video, audio, output, options, progress),
+                            summary, [video, audio])
+
+    def _submit(self, job_id: str, work: Work, summary: dict, uploads: list[Path]) -> JobInfo:
         self.check_capacity()
-        job = _Job(id=job_id, folder=self._folder(job_id), options=options, summary=summary)
+        job = _Job(id=job_id, folder=self._folder(job_id), summary=summary)
         with self._lock:
             self._jobs[job_id] = job
-        self._pool.submit(self._run, job, avatar, audio, drive)
+        self._pool.submit(self._run, job, work, uploads)
         return job.snapshot()
 
     def get(self, job_id: str) -> JobInfo:
@@ -230,7 +250,7 @@ class JobManager:
                 shutil.rmtree(job.folder, ignore_errors=True)
                 excess -= 1
 
-    def _run(self, job: _Job, avatar: Avatar, audio: Path | None, drive: Path | None = None) -> None:
+    def _run(self, job: _Job, work: Work, uploads: list[Path]) -> None:
         with self._lock:
             if job.cancel.is_set() or job.state != "queued":
                 shutil.rmtree(job.folder, ignore_errors=True)
@@ -243,7 +263,7 @@ class JobManager:
                 raise JobCancelled(f"job {job.id} cancelled")
 
         try:
-            duration_s = self._render(avatar, audio, job.folder / VIDEO_NAME, job.options, progress, drive)
+            duration_s = work(job.folder / VIDEO_NAME, progress)
         except JobCancelled:
             self._finish(job, "cancelled")
         except Exception as error:  # noqa: BLE001 - any failure is reported on the job, not raised
@@ -252,9 +272,8 @@ class JobManager:
             job.duration_s = duration_s
             self._finish(job, "done")
         finally:
-            for upload in (audio, drive):
-                if upload is not None:
-                    upload.unlink(missing_ok=True)
+            for upload in uploads:
+                upload.unlink(missing_ok=True)
             with self._lock:
                 removed = job.id not in self._jobs
             if removed or job.state == "cancelled":

@@ -9,6 +9,7 @@ const page = {
   audio: null,          // Blob of the speech to render
   audioName: "speech",
   drive: null,          // File of the driving video, if any
+  dub: null,            // File of the video to dub, if any
   recorder: null,
   live: null,           // {ws, context, stream, node, sentSamples, frames, ...}
 };
@@ -231,28 +232,60 @@ async function render() {
   }
 }
 
-async function follow(jobId) {
-  const status = $("job-status");
+// the elements a job reports into: "" for the render panel, "dub-" for the dub panel
+async function follow(jobId, prefix = "") {
+  const status = $(`${prefix}job-status`);
   for (;;) {
     const response = await api(`/api/jobs/${jobId}`);
     if (!response.ok) return setStatus(status, await apiError(response), true);
     const job = await response.json();
-    $("progress").value = job.progress;
+    $(`${prefix}progress`).value = job.progress;
     if (job.state === "done") {
       const url = await authorizedUrl(`/api/jobs/${jobId}/video`);
-      const video = $("result-video");
+      const video = $(`${prefix}result-video`);
       video.src = url;
       video.hidden = false;
-      $("download").href = url;
-      $("download").hidden = false;
+      $(`${prefix}download`).href = url;
+      $(`${prefix}download`).hidden = false;
       setStatus(status, `Done: ${job.duration_s.toFixed(1)} s of video.`);
       return;
     }
     if (job.state === "failed" || job.state === "cancelled") {
       return setStatus(status, `Job ${job.state}${job.error ? ": " + job.error : ""}`, true);
     }
-    setStatus(status, job.state === "queued" ? "Queued…" : `Rendering ${job.done}/${job.total || "?"} frames…`);
+    setStatus(status, job.state === "queued" ? "Queued…" : `Working: ${Math.round(100 * job.progress)} %…`);
     await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+}
+
+// ------------------------------------------------------------------------------------- dub jobs
+
+async function dub() {
+  const status = $("dub-job-status");
+  if (!page.dub) return setStatus(status, "Pick a video to dub first.", true);
+  if (!page.audio) return setStatus(status, "Upload or record the new speech first (3a).", true);
+  const c = controls();
+  const form = new FormData();
+  form.append("video", page.dub, page.dub.name);
+  form.append("audio", page.audio, page.audioName);
+  form.append("extend", $("dub-extend").value);
+  form.append("keep_length", $("dub-keep-length").checked ? "true" : "false");
+  form.append("emotion", c.emotion);
+  form.append("emotion_intensity", c.emotion_intensity);
+  form.append("articulation", c.articulation);
+  form.append("phonetic", $("phonetic").checked ? "true" : "false");
+  $("dub").disabled = true;
+  $("dub-progress").value = 0;
+  $("dub-result-video").hidden = true;
+  $("dub-download").hidden = true;
+  setStatus(status, "Uploading…");
+  try {
+    const response = await api("/api/dub", { method: "POST", body: form });
+    if (!response.ok) return setStatus(status, await apiError(response), true);
+    const job = await response.json();
+    await follow(job.id, "dub-");
+  } finally {
+    $("dub").disabled = false;
   }
 }
 
@@ -407,6 +440,11 @@ window.addEventListener("DOMContentLoaded", async () => {
   });
   $("drive-strength").addEventListener("input", () => { $("drive-strength-value").textContent = $("drive-strength").value; });
   $("render").addEventListener("click", render);
+  $("dub-file").addEventListener("change", (e) => {
+    page.dub = e.target.files[0] || null;
+    setStatus($("dub-status"), page.dub ? `Video to dub: ${page.dub.name}` : "No video to dub.");
+  });
+  $("dub").addEventListener("click", dub);
   $("live-start").addEventListener("click", startLive);
   $("live-stop").addEventListener("click", stopLive);
   $("emotion").addEventListener("change", onControlChange);
