@@ -18,6 +18,14 @@ def dev_clips() -> list[tuple[Path, Path]]:
     return [(clip.video, clip.audio) for clip in find_clips([VIDEOS, VIDEOS / "train"])]
 
 
+def held_out_clips(only: list[str] | None = None) -> list[tuple[Path, Path]]:
+    """dev_clips() of the speakers the shipped models never trained on (train.dataset.HELD_OUT),
+    only those whose name contains one of `only` when given."""
+    from talkingface.train.dataset import is_held_out
+
+    return [c for c in dev_clips() if is_held_out(c[0].name) and (not only or any(k in c[0].name for k in only))]
+
+
 def first_face_frame(video: Path) -> np.ndarray:
     """The clip's first frame in which the face detector finds a face (the portrait to animate)."""
     from talkingface.face.landmarks import detect_faces

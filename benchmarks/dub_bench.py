@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from devdata import VIDEOS, dev_clips, first_face_frame, track
+from devdata import VIDEOS, dev_clips, first_face_frame, held_out_clips, track
 
 SPEED_CLIP = "noisy_restaurant"
 
@@ -168,7 +168,6 @@ def mean(rows: list[dict], part: str, key: str) -> float:
 
 def main() -> None:
     from talkingface.errors import TalkingFaceError
-    from talkingface.train.dataset import is_held_out
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", nargs="*", help="only held-out clips whose name contains one of these")
@@ -178,8 +177,7 @@ def main() -> None:
     if not VIDEOS.is_dir():
         print(json.dumps({"skipped": f"{VIDEOS} not found"}))
         return
-    clips = [c for c in dev_clips() if is_held_out(c[0].name)
-             and (not args.clips or any(k in c[0].name for k in args.clips))]
+    clips = held_out_clips(args.clips)
     rows, skipped, pairs = [], [], []
     with tempfile.TemporaryDirectory(prefix="dub-bench-") as name:
         folder = Path(name)

@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from devdata import VIDEOS, dev_clips, first_face_frame, track
+from devdata import VIDEOS, first_face_frame, held_out_clips, track
 
 METHODS = {
     "auto": {"lips": "auto", "phonetic": True},
@@ -116,7 +116,6 @@ def save_sheet(pairs: list, path: Path) -> None:
 
 def main() -> None:
     from talkingface.errors import TalkingFaceError
-    from talkingface.train.dataset import is_held_out
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
@@ -127,8 +126,7 @@ def main() -> None:
     if not VIDEOS.is_dir():
         print(json.dumps({"skipped": f"{VIDEOS} not found"}))
         return
-    clips = [c for c in dev_clips() if is_held_out(c[0].name)
-             and (not args.clips or any(k in c[0].name for k in args.clips))]
+    clips = held_out_clips(args.clips)
     rows, skipped, pairs = [], [], []
     with tempfile.TemporaryDirectory(prefix="lipsync-") as folder:
         for video, audio in clips:

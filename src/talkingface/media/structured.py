@@ -18,6 +18,7 @@ name the file, the field and the problem. Two steps:
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -121,6 +122,26 @@ def load_json(path: PathLike, *, limits: Limits = Limits(), error: ErrorType = I
     """Parse a JSON file within ``limits``; ``error(path, problem)`` for anything else."""
     return parse_json(read_bounded(path, limits=limits, error=error, kind=kind), source=os.fspath(path),
                       limits=limits, error=error)
+
+
+def signed_document(fmt: str, version: int, body: dict) -> dict:
+    """A JSON document of a committed table: its format and version, the body's fields and a SHA-256
+    of the body (sorted-key JSON), which ``checked_document`` verifies."""
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    return {"format": fmt, "version": version, **body, "sha256": digest}
+
+
+def checked_document(data: str | bytes, fmt: str, version: int, fields: tuple[str, ...], *, source: str,
+                     limits: Limits = Limits()) -> dict:
+    """The body (``fields``) of a ``signed_document``, after checking its format, version and checksum.
+    Raises ValueError saying which check failed (and the parser's errors for malformed JSON)."""
+    document = parse_json(data, source=source, limits=limits)
+    if not isinstance(document, dict) or document.get("format") != fmt or document.get("version") != version:
+        raise ValueError(f"not a {fmt} version {version} document")
+    body = {name: document[name] for name in fields}
+    if hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest() != document.get("sha256"):
+        raise ValueError("its checksum does not match its content")
+    return body
 
 
 def parse_json(data: str | bytes, *, source: str = "<text>", limits: Limits = Limits(),

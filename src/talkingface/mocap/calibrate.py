@@ -15,7 +15,6 @@ validates it.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -27,7 +26,12 @@ from pathlib import Path
 import numpy as np
 
 from talkingface.errors import InputFileError
-from talkingface.media.structured import Limits, parse_json, read_bounded
+from talkingface.media.structured import (
+    Limits,
+    checked_document,
+    read_bounded,
+    signed_document,
+)
 from talkingface.motion.params import EXPRESSION_PARAMETERS, PARAMETER_INDEX, PARAMETERS
 
 CALIBRATION_LIMITS = Limits(max_bytes=1 << 20, max_depth=6)
@@ -97,12 +101,8 @@ def _parse(data: bytes | None, where: str) -> Calibration:
     if data is None:
         raise InputFileError(where, "capture calibration table not found (run python -m talkingface.mocap.calibrate)")
     try:
-        document = parse_json(data, source=where, limits=CALIBRATION_LIMITS)
-        if document.get("format") != FORMAT or document.get("version") != VERSION:
-            raise ValueError(f"not a {FORMAT} version {VERSION} table")
-        body = json.dumps({"curves": document["curves"], "pose_gain": document["pose_gain"]}, sort_keys=True)
-        if hashlib.sha256(body.encode()).hexdigest() != document.get("sha256"):
-            raise ValueError("its checksum does not match its content")
+        document = checked_document(data, FORMAT, VERSION, ("curves", "pose_gain"), source=where,
+                                    limits=CALIBRATION_LIMITS)
         curves = {}
         for name, knots in document["curves"].items():
             fitted, calibrated = (np.asarray(k, np.float64) for k in knots)
@@ -185,9 +185,7 @@ def build_table(measurements: list[dict[str, list[tuple[float, float]]]]) -> dic
             continue
         for target in filter(None, (name, _mirror(name))):
             curves[target] = [knots_fitted, knots_true]
-    body = {"curves": curves, "pose_gain": gains}
-    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-    return {"format": FORMAT, "version": VERSION, **body, "sha256": digest}
+    return signed_document(FORMAT, VERSION, {"curves": curves, "pose_gain": gains})
 
 
 def main(argv: list[str] | None = None) -> int:

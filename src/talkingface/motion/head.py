@@ -10,7 +10,6 @@ much and as fast as a real speaker's, sampled from a seed rather than averaged.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -19,7 +18,12 @@ from importlib import resources
 from pathlib import Path
 
 from talkingface.errors import InputFileError
-from talkingface.media.structured import Limits, parse_json, read_bounded
+from talkingface.media.structured import (
+    Limits,
+    checked_document,
+    read_bounded,
+    signed_document,
+)
 
 FORMAT = "talkingface.head-motion"
 VERSION = 1
@@ -54,9 +58,7 @@ RULES = HeadMotion(drift_deg=(2.6, 1.6, 1.8), drift_sigma_s=(0.75, 0.62, 0.88), 
 
 def save_head_motion(head: HeadMotion, path: str | os.PathLike[str]) -> Path:
     """Write head motion constants as versioned, checksummed JSON (atomically)."""
-    body = _body(head)
-    document = {"format": FORMAT, "version": VERSION, **body,
-                "sha256": hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()}
+    document = signed_document(FORMAT, VERSION, _body(head))
     target = Path(path)
     temporary = target.with_suffix(".tmp")
     temporary.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
@@ -88,13 +90,9 @@ def _parse(data: bytes | None, where: str) -> HeadMotion:
     if data is None:
         raise InputFileError(where, "head motion constants not found (run python -m talkingface.train)")
     try:
-        document = parse_json(data, source=where, limits=_LIMITS)
-        if document.get("format") != FORMAT or document.get("version") != VERSION:
-            raise ValueError(f"not {FORMAT} version {VERSION}")
+        document = checked_document(data, FORMAT, VERSION, (*_RANGES, "source"), source=where, limits=_LIMITS)
         head = HeadMotion(**{name: tuple(float(v) for v in document[name]) for name in _RANGES},
-                          source=str(document.get("source", "")))
-        if hashlib.sha256(json.dumps(_body(head), sort_keys=True).encode()).hexdigest() != document.get("sha256"):
-            raise ValueError("its checksum does not match its content")
+                          source=str(document["source"]))
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise InputFileError(where, f"is not valid head motion constants ({error})") from error
     return head
