@@ -280,8 +280,8 @@ def add_dub_options(dub: argparse.ArgumentParser) -> None:
                      help="an emotion shown on the mouth: happy, sad, angry, surprised, disgusted")
     dub.add_argument("--seed", type=int, default=0, help="random seed of the motion engine")
     dub.add_argument("--max-audio-seconds", type=finite_float, default=600.0, help="longest accepted audio")
-    dub.add_argument("--crf", type=int, default=14,
-                     help="x264 quality of the re-encode: lower is closer to the source and larger (default 14)")
+    dub.add_argument("--crf", type=int, default=12,
+                     help="x264 quality of the re-encode: lower is closer to the source and larger (default 12)")
 
 
 def dub_options(args: argparse.Namespace):
