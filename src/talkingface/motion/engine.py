@@ -29,10 +29,10 @@ from talkingface.audio.features import FEATURE_RATE, HOP
 from talkingface.audio.resample import StreamResampler
 from talkingface.errors import OptionError
 from talkingface.motion.controls import EMOTIONS, UNBOUNDED, emotion_offsets, gaze_offsets
+from talkingface.motion.head import HeadMotion
 from talkingface.motion.model import load_model
 from talkingface.motion.options import StreamControls, StreamError, StreamOptions
 from talkingface.motion.params import PARAMETER_INDEX, PARAMETERS
-from talkingface.motion.head import HeadMotion
 from talkingface.motion.performance import CausalPerformance
 from talkingface.motion.speech import ACTIVITY, EMPHASIS, SpeechTracker
 
