@@ -305,12 +305,10 @@ def test_face_in_part_of_the_video_is_dubbed_there_only(avatar, folder):
     assert np.abs(frames[25].astype(int) - 128).max() <= 3  # the grey frame passes through
 
 
-def test_the_face_is_followed_across_a_cut_by_identity(avatar, folder):
-    """A scene cut moves the speaker across the frame: found again by identity (dlib embedding), not
-    lost; without identity the tracker would have lost it (it only looks near the last position)."""
-    pytest.importorskip("dlib")
+@pytest.fixture(scope="module")
+def cut_video(avatar, folder):
+    """A talking face that jumps across the frame at a scene cut (frame 20): (path, frames)."""
     from talkingface.media import VideoWriter
-    from talkingface.mocap.tracker import FaceTracker
     from talkingface.render.renderer import Renderer, RenderOptions
 
     path = folder / "cut.mp4"
@@ -325,12 +323,53 @@ def test_the_face_is_followed_across_a_cut_by_identity(avatar, folder):
     with VideoWriter(path, fps=FPS, width=480, height=192) as writer:
         for shot in frames:
             writer.write(shot)
+    return path, frames
+
+
+def test_the_face_is_followed_across_a_cut_by_identity(cut_video, folder):
+    """A scene cut moves the speaker across the frame: found again by identity (dlib embedding), not
+    lost; without identity the tracker would have lost it (it only looks near the last position)."""
+    pytest.importorskip("dlib")
+    from talkingface.mocap.tracker import FaceTracker
+
+    path, frames = cut_video
     with FaceTracker(by_identity=False) as tracker:
         lost = [tracker.step(k / FPS, shot).points is None for k, shot in enumerate(frames)]
     assert not any(lost[:20]) and all(lost[25:])
     speech = write_wav(folder / "cut.wav", speech_like(1.6, seed=7))
     result = dub_video(path, speech, folder / "cut-dubbed.mp4", DubOptions(phonetic=False))
     assert result.frames_dubbed >= 36 and sum(b - a for a, b in result.no_face) <= 0.2
+
+
+def test_without_dlib_the_only_face_after_a_cut_is_the_speaker(cut_video, folder, monkeypatch):
+    """The same cut without an embedding: in a video that began with one person, the only face in view
+    is taken (the face's shape picks among several, see the next test)."""
+    from talkingface.mocap import tracker
+
+    monkeypatch.setattr(tracker, "_identity_embedder", lambda: None)
+    speech = write_wav(folder / "cut-nodlib.wav", speech_like(1.6, seed=7))
+    path, _ = cut_video
+    result = dub_video(path, speech, folder / "cut-nodlib.mp4", DubOptions(phonetic=False))
+    assert result.frames_dubbed >= 36 and sum(b - a for a, b in result.no_face) <= 0.2
+
+
+def test_face_shape_tells_a_face_from_another_in_any_pose(avatar):
+    from talkingface.mocap.tracker import _pick_same_shape, shape_distance
+
+    face = avatar.landmarks.points.astype(np.float64)
+    angle = np.radians(20)
+    turn = np.array([[np.cos(angle), 0, np.sin(angle)], [0, 1, 0], [-np.sin(angle), 0, np.cos(angle)]])
+    moved = (face - face.mean(axis=0)) @ turn.T * 0.6 + [300, 40, 0]  # turned, smaller, elsewhere
+    other = face.copy()
+    centre = face[[33, 133, 362, 263]].mean(axis=0)
+    other[[33, 133, 362, 263]] = centre + 1.25 * (face[[33, 133, 362, 263]] - centre)  # eyes set wider
+    other[234], other[454] = face[234] + [-8, 0, 0], face[454] + [8, 0, 0]  # a broader face
+    assert shape_distance(face, moved) < 1e-6
+    assert shape_distance(face, other) > 0.05
+    assert _pick_same_shape(face, [other, moved], alone=False) is moved
+    assert _pick_same_shape(face, [moved, moved + 1.0], alone=False) is None  # two alike: no guess
+    assert _pick_same_shape(face, [other], alone=True) is other  # the only face of a one-person video
+    assert _pick_same_shape(face, [other], alone=False) is None
 
 
 def test_face_picks_whom_to_dub_and_the_other_person_is_untouched(avatar, folder):

@@ -7,7 +7,9 @@ the face is lost the detector runs again, every ``redetect_every`` frames while 
 picks the face nearest the last known one, so a second person is never swapped in. When no face is
 near (a scene cut that moved the person), the face is recognised by identity instead: the dlib face
 embedding the evaluation uses (``evaluate.identity``, when dlib is installed), against the face as
-first seen; without dlib the face stays lost until it comes back near where it was.
+first seen. Without dlib, the face's shape stands in: in a video that began with one person the only
+face in view is taken; among several, the one whose rigid landmarks (eye corners, nose, face sides)
+best match the first-seen face's after a similarity alignment, when it clearly beats the others.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from talkingface.face.geometry import RIGID_POINTS, similarity_transform
 from talkingface.face.landmarks import detect_faces, mesh_in_crop
 
 CROP_SCALE = 1.9  # crop side in face heights (landmark bounding-box height)
@@ -80,6 +83,7 @@ class FaceTracker:
         self._reference: tuple[np.ndarray, np.ndarray] | None = None  # face crop and its landmarks
         self._reference_embedding: np.ndarray | None = None
         self._embedder: object | None = None
+        self._embedder_missing = False
         self.redetect_every = redetect_every
         self._stack = contextlib.ExitStack()
         self._mesh: object | None = None
@@ -112,15 +116,16 @@ class FaceTracker:
 
     def _same_person(self, image: np.ndarray, faces: list[np.ndarray]) -> np.ndarray | None:
         """Among faces far from where the face was last seen, the one that is the same person (by
-        dlib embedding against the face as first seen), or None (also without dlib)."""
+        dlib embedding against the face as first seen; without dlib, by the face's shape), or None."""
         if not self.by_identity or self._reference is None:
             return None
-        if self._embedder is None:
+        if self._embedder is None and not self._embedder_missing:
             self._embedder = _identity_embedder()
-            if self._embedder is None:
-                self.by_identity = False
-                return None
-            self._reference_embedding = self._embedder.embed(*self._reference)  # type: ignore[attr-defined]
+            self._embedder_missing = self._embedder is None
+            if self._embedder is not None:
+                self._reference_embedding = self._embedder.embed(*self._reference)  # type: ignore[attr-defined]
+        if self._embedder is None:
+            return _pick_same_shape(self._reference[1], faces, alone=self.faces_at_start == 1)
         return _pick_same_person(self._embedder, self._reference_embedding, image, faces)
 
     def _detect(self, image: np.ndarray) -> tuple[np.ndarray | None, int]:
@@ -169,3 +174,27 @@ def _pick_same_person(embedder: object, reference: np.ndarray, image: np.ndarray
     distances = [float(np.linalg.norm(embedder.embed(image, face) - reference)) for face in faces]  # type: ignore[attr-defined]
     best = int(np.argmin(distances))
     return faces[best] if distances[best] < IDENTITY_THRESHOLD else None
+
+
+SHAPE_MARGIN = 0.8  # without dlib, the best shape match must be this much closer than the next
+
+
+def shape_distance(reference: np.ndarray, points: np.ndarray) -> float:
+    """RMS distance of a face's rigid landmarks (face.geometry.RIGID_POINTS, 3D) from a reference
+    face's after the best similarity alignment, in units of the reference's size: small for the same
+    face in another pose or place, larger for another face."""
+    source, target = points[list(RIGID_POINTS)].astype(np.float64), reference[list(RIGID_POINTS)].astype(np.float64)
+    matrix, offset = similarity_transform(source, target)
+    size = float(np.sqrt(((target - target.mean(axis=0)) ** 2).sum(axis=1).mean()))
+    residual = source @ matrix.T + offset - target
+    return float(np.sqrt((residual ** 2).sum(axis=1).mean()) / max(size, 1e-6))
+
+
+def _pick_same_shape(reference: np.ndarray, faces: list[np.ndarray], *, alone: bool) -> np.ndarray | None:
+    """The face (478, 3) that is the reference's, judged without an embedding: the only face in a video
+    that began with one person, or the clearly closest shape among several; else None."""
+    if len(faces) == 1:
+        return faces[0] if alone else None
+    distances = sorted((shape_distance(reference, face), k) for k, face in enumerate(faces))
+    (best, k), (second, _) = distances[0], distances[1]
+    return faces[k] if best < SHAPE_MARGIN * second else None
