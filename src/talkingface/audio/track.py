@@ -46,7 +46,7 @@ class AudioTrack:
     visemes : tuple of TimedViseme
         One per phone.
     transcript_source : str
-        "recognized" (pocketsphinx words), "given" (aligned transcript) or "none" (acoustic only).
+        "recognized" (words heard by Whisper, aligned by pocketsphinx), "given" (aligned transcript) or "none" (acoustic only).
     acoustic : np.ndarray, shape (T, len(audio.acoustic.FEATURE_NAMES)), float32, or None
         The motion engine's features (loudness, voicing, spectral balance, log-mel bands) on the
         same grid; None for tracks built without audio (tests).
