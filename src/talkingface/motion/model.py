@@ -70,10 +70,20 @@ def model_inputs(spec: ModelSpec, features: np.ndarray, rules: np.ndarray | None
     """Inputs (T, spec.inputs) for acoustic features (T, F) of audio.acoustic: its log-mel bands (or
     `mel` (T, bands) instead) through the causal MelNormaliser, then, for a phonetic model, the rule
     lip curves (T, spec.rules) on the same grid (zeros when not given)."""
-    bands = features[:, MEL] if mel is None else mel
-    parts = [MelNormaliser().step(bands)[:, :spec.mel].astype(np.float32)]
+    return stacked_inputs(spec, normalised_mel(features[:, MEL] if mel is None else mel), rules)
+
+
+def normalised_mel(bands: np.ndarray) -> np.ndarray:
+    """(T, bands) float32 log-mel bands through the causal MelNormaliser (the models' mel inputs)."""
+    return MelNormaliser().step(bands).astype(np.float32)
+
+
+def stacked_inputs(spec: ModelSpec, normalised: np.ndarray, rules: np.ndarray | None = None) -> np.ndarray:
+    """Inputs (T, spec.inputs) from normalised log-mel (T, >= spec.mel) and, for a phonetic model, the
+    rule lip curves (T, spec.rules) (zeros when not given)."""
+    parts = [normalised[:, :spec.mel]]
     if spec.rules:
-        parts.append(np.zeros((len(bands), spec.rules), np.float32) if rules is None
+        parts.append(np.zeros((len(normalised), spec.rules), np.float32) if rules is None
                      else np.asarray(rules, np.float32)[:, :spec.rules])
     return np.concatenate(parts, axis=1)
 

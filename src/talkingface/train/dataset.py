@@ -19,12 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from talkingface.audio.acoustic import clip_features
+from talkingface.audio.acoustic import MEL, clip_features
 from talkingface.audio.features import FEATURE_RATE
 from talkingface.audio.features import speech_activity
 from talkingface.audio.phones import PHONE_SET, TimedPhone, phone_indices
 from talkingface.audio.track import AudioTrack
 from talkingface.audio.visemes import phones_to_visemes
+from talkingface.motion.model import normalised_mel
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mpg", ".avi", ".mkv", ".webm")
 CACHE_VERSION = 2  # 2: phones from Whisper-heard words
@@ -79,6 +80,11 @@ class Clip:
                           self.features)
 
     @cached_property
+    def normalised_mel(self) -> np.ndarray:
+        """(T, bands) float32 log-mel bands through the causal MelNormaliser, as the models see them."""
+        return normalised_mel(self.features[:, MEL])
+
+    @cached_property
     def rule_curves(self) -> np.ndarray:
         """(T, len(motion.lips.LIP_PARAMETERS)) rule-based lips from the recognised phones, 100 Hz."""
         from talkingface.motion.generate import rule_lips
@@ -112,7 +118,7 @@ def shifted(clip: Clip, frames: int) -> Clip:
     else:
         valid[frames:] = False
     moved = replace(clip, motion=motion, valid=valid)
-    for derived in ("track", "rule_curves"):  # from the audio, which has not moved
+    for derived in ("track", "normalised_mel", "rule_curves"):  # from the audio, which has not moved
         if derived in clip.__dict__:
             moved.__dict__[derived] = clip.__dict__[derived]
     return moved

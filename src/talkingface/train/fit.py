@@ -18,7 +18,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from talkingface.audio.acoustic import MEL
-from talkingface.motion.model import ModelSpec, MotionModel, model_inputs, standard_windows
+from talkingface.motion.model import ModelSpec, MotionModel, normalised_mel, stacked_inputs, standard_windows
 from talkingface.motion.params import PARAMETER_INDEX
 from talkingface.train.dataset import Clip
 
@@ -83,8 +83,10 @@ def target_scale(clips: list[Clip], outputs: tuple[str, ...]) -> tuple[np.ndarra
 
 
 def clip_inputs(clip: Clip, spec: ModelSpec, mel: np.ndarray | None = None) -> np.ndarray:
-    """(T, spec.inputs) model inputs of a clip (of its log-mel bands `mel` (T, bands) when given)."""
-    return model_inputs(spec, clip.features, clip.rule_curves if spec.rules else None, mel)
+    """(T, spec.inputs) model inputs of a clip (of its log-mel bands `mel` (T, bands) when given; else
+    its own, normalised once per clip however many folds and models ask)."""
+    normalised = clip.normalised_mel if mel is None else normalised_mel(mel)
+    return stacked_inputs(spec, normalised, clip.rule_curves if spec.rules else None)
 
 
 # ------------------------------------------------------------------------------------ augmentation
