@@ -54,6 +54,7 @@ from talkingface.mocap.capture import (
     average_fps,
     track_and_fit,
 )
+from talkingface.mocap.neutral import evenly_spread
 from talkingface.mocap.timeline import true_runs
 from talkingface.motion.controls import Controls
 from talkingface.motion.generate import MotionOptions, generate_motion
@@ -190,7 +191,7 @@ def _lower_face_warp(face: FaceTrack, picker: InteriorPicker) -> LowerFaceWarp:
     """The face's rig (on its neutral, at the video's resolution), the interior the picker chose, and
     the face's resting landmark residual (from up to 400 frames)."""
     rig = build_rig(face.neutral, face.width, face.height)
-    sample = _sample(face.found)
+    sample = evenly_spread(np.flatnonzero(face.found))
     return LowerFaceWarp(rig, picker.interior(), mouth_residual(rig, np.asarray(face.points[sample]),
                                                                 face.values[sample]))
 
@@ -320,12 +321,6 @@ def _lips_box(points: np.ndarray, size: tuple[int, int]) -> tuple[int, int, int,
     x0, y0 = np.maximum(np.floor(lips.min(axis=0)).astype(int) - 2, 0) // 2 * 2
     x1, y1 = np.minimum((np.ceil(lips.max(axis=0)).astype(int) + 4) // 2 * 2, (size[0], size[1]))
     return int(x0), int(y0), max(int(x1), int(x0) + 2), max(int(y1), int(y0) + 2)
-
-
-def _sample(found: np.ndarray, count: int = 400) -> np.ndarray:
-    """Indices of up to `count` frames with the face, evenly spread."""
-    chosen = np.flatnonzero(found)
-    return chosen[np.linspace(0, len(chosen) - 1, min(len(chosen), count)).round().astype(int)]
 
 
 def _spans(mask: np.ndarray, timeline: OutputTimeline) -> tuple[tuple[float, float], ...]:

@@ -26,7 +26,7 @@ from talkingface.face.topology import NUM_LANDMARKS
 from talkingface.media import iter_video_frames, probe_video
 from talkingface.mocap.calibrate import load_calibration
 from talkingface.mocap.fit import EXPRESSION_BOUNDS, RigFitter
-from talkingface.mocap.neutral import NEUTRAL_SAMPLES, estimate_neutral
+from talkingface.mocap.neutral import NEUTRAL_SAMPLES, estimate_neutral, evenly_spread
 from talkingface.mocap.timeline import Gaps, constant_rate, fill_gaps, smooth
 from talkingface.mocap.tracker import FaceTracker
 from talkingface.motion.params import EXPRESSION_PARAMETERS, HEAD_PARAMETERS, PARAMETERS, Motion
@@ -135,9 +135,7 @@ def _fit_frames(points: np.ndarray, found: np.ndarray, width: int, height: int
                 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Fit the rig to every found frame: (values (T, P) float64, zeros where not found; neutral
     (478, 3); median fit error)."""
-    chosen = np.flatnonzero(found)
-    chosen = chosen[np.linspace(0, len(chosen) - 1, min(len(chosen), NEUTRAL_SAMPLES)).round().astype(int)]
-    neutral = estimate_neutral(points[chosen])
+    neutral = estimate_neutral(points[evenly_spread(np.flatnonzero(found), NEUTRAL_SAMPLES)])
     fitter = RigFitter(neutral, width, height)
     values = np.zeros((len(points), len(PARAMETERS)))
     errors = []

@@ -37,6 +37,11 @@ def _gaps(points: np.ndarray, pairs: tuple[tuple[int, int], ...]) -> np.ndarray:
     return np.mean([np.linalg.norm(points[:, a] - points[:, b], axis=-1) for a, b in pairs], axis=0)
 
 
+def evenly_spread(indices: np.ndarray, count: int = NEUTRAL_SAMPLES) -> np.ndarray:
+    """Up to `count` of `indices` (K,), evenly spread over them (all of them when there are fewer)."""
+    return indices[np.linspace(0, len(indices) - 1, min(len(indices), count)).round().astype(int)]
+
+
 def estimate_neutral(frames: np.ndarray) -> np.ndarray:
     """Neutral landmarks (478, 3) in frame pixels from tracked frames (S, 478, 3) (no NaN).
 
@@ -46,8 +51,7 @@ def estimate_neutral(frames: np.ndarray) -> np.ndarray:
     placed at its mean scale and position.
     """
     frames = np.asarray(frames, np.float64)
-    if len(frames) > NEUTRAL_SAMPLES:
-        frames = frames[np.linspace(0, len(frames) - 1, NEUTRAL_SAMPLES).round().astype(int)]
+    frames = frames[evenly_spread(np.arange(len(frames)))]
     reference = frames[0]
     for _ in range(2):
         aligned, rotations, scales = _align(frames, reference)
