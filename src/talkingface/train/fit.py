@@ -59,26 +59,28 @@ def clip_targets(clip: Clip, outputs: tuple[str, ...]) -> np.ndarray:
     differ in how wide they open and where their rest sits, and the sound cannot tell; standardising
     each clip lets the model learn the timing and relative size that the sound does tell. A clip
     where an output hardly moves is scaled by a floor, not blown up."""
-    y = symmetric_targets(clip.motion, outputs)
-    seen = y[clip.valid] if clip.valid.any() else y
-    spread = np.maximum(seen.std(axis=0), _SPREAD_FLOOR)
-    return ((y - seen.mean(axis=0)) / spread).astype(np.float32)
+    y, rest, spread = _own_scale(clip, outputs)
+    return ((y - rest) / spread).astype(np.float32)
 
 
 _SPREAD_FLOOR = 0.02  # parameter units: below this an output is at rest in the clip
 
 
+def _own_scale(clip: Clip, outputs: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A clip's symmetric targets (T, outputs) and their rest (mean) and spread (std, at least
+    _SPREAD_FLOOR) (outputs,) over its valid frames (all frames when none is valid)."""
+    y = symmetric_targets(clip.motion, outputs)
+    seen = y[clip.valid] if clip.valid.any() else y
+    return y, seen.mean(axis=0), np.maximum(seen.std(axis=0), _SPREAD_FLOOR)
+
+
 def target_scale(clips: list[Clip], outputs: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, std) (outputs,) of a typical speaker: the medians over clips of each clip's own mean and
-    spread, to turn standardised predictions back into parameters."""
-    means, spreads = [], []
-    for clip in clips:
-        y = symmetric_targets(clip.motion, outputs)[clip.valid]
-        if len(y):
-            means.append(y.mean(axis=0))
-            spreads.append(np.maximum(y.std(axis=0), _SPREAD_FLOOR))
-    if not means:
+    """(mean, std) (outputs,) of a typical speaker: the medians over clips (with valid frames) of each
+    clip's own rest and spread, to turn standardised predictions back into parameters."""
+    scales = [_own_scale(clip, outputs)[1:] for clip in clips if clip.valid.any()]
+    if not scales:
         return np.zeros(len(outputs), np.float32), np.ones(len(outputs), np.float32)
+    means, spreads = zip(*scales)
     return np.median(means, axis=0).astype(np.float32), np.median(spreads, axis=0).astype(np.float32)
 
 

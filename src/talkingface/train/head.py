@@ -29,6 +29,7 @@ AXES = ("headYaw", "headPitch", "headRoll")
 _START = np.log([2.0, 0.8, 1.0, 0.25])  # drift deg, drift sigma s, wobble deg, wobble sigma s
 _LOWER = np.log([0.05, 0.3, 0.05, 0.15])
 _UPPER = np.log([20.0, 3.0, 20.0, 1.0])
+_UPPER_SIGMA = float(np.exp(_UPPER[1]))  # the widest drift: simulated clips start this far ahead, to settle
 
 
 def head_segments(clips: list[Clip]) -> list[np.ndarray]:
@@ -83,8 +84,7 @@ def fit_head_motion(clips: list[Clip], seed: int = 0, copies: int = 4) -> tuple[
                                  bounds=(_LOWER, _UPPER))
         fitted.append(np.exp(solution.x))
         simulated.append(_simulate(solution.x, white, warmup))
-    fitted = np.array(fitted)
-    fitted = fitted.round(4).tolist()
+    fitted = np.round(fitted, 4).tolist()
     head = HeadMotion(drift_deg=tuple(row[0] for row in fitted), drift_sigma_s=tuple(row[1] for row in fitted),
                       wobble_deg=tuple(row[2] for row in fitted), wobble_sigma_s=tuple(row[3] for row in fitted),
                       source=f"fitted to {len(segments)} captured talking clips "
@@ -94,9 +94,6 @@ def fit_head_motion(clips: list[Clip], seed: int = 0, copies: int = 4) -> tuple[
                      "fitted": dict(zip(names, simulated[k].round(3).tolist()))}
               for k, axis in enumerate(AXES)}
     return head, report
-
-
-_UPPER_SIGMA = float(np.exp(_UPPER[1]))
 
 
 def _simulate(log_params: np.ndarray, white: list[np.ndarray], warmup: int) -> np.ndarray:
