@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from talkingface.errors import InputFileError
+from talkingface.media.paths import atomic_output
 from talkingface.media.structured import (
     Limits,
     checked_document,
@@ -59,11 +60,9 @@ RULES = HeadMotion(drift_deg=(2.6, 1.6, 1.8), drift_sigma_s=(0.75, 0.62, 0.88), 
 def save_head_motion(head: HeadMotion, path: str | os.PathLike[str]) -> Path:
     """Write head motion constants as versioned, checksummed JSON (atomically)."""
     document = signed_document(FORMAT, VERSION, _body(head))
-    target = Path(path)
-    temporary = target.with_suffix(".tmp")
-    temporary.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
-    os.replace(temporary, target)
-    return target
+    with atomic_output(path) as temporary:
+        Path(temporary).write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    return Path(path)
 
 
 def load_head_motion(path: str | os.PathLike[str] | None = None) -> HeadMotion:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -25,6 +24,7 @@ from talkingface.audio.features import speech_activity
 from talkingface.audio.phones import PHONE_SET, TimedPhone, phone_indices
 from talkingface.audio.track import AudioTrack
 from talkingface.audio.visemes import phones_to_visemes
+from talkingface.media.paths import atomic_output
 from talkingface.motion.model import normalised_mel
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mpg", ".avi", ".mkv", ".webm")
@@ -168,8 +168,7 @@ def prepare_clip(source: ClipSource, cache: Path | None = None) -> Clip:
     clip = Clip(source.video.name, source.speaker, features, phones, motion.astype(np.float32), valid)
     if cached is not None:
         cache.mkdir(parents=True, exist_ok=True)
-        temporary = cached.with_suffix(".tmp.npz")
-        np.savez_compressed(temporary, features=clip.features, phones=clip.phones, motion=clip.motion,
-                            valid=clip.valid)
-        os.replace(temporary, cached)
+        with atomic_output(cached) as temporary:
+            np.savez_compressed(temporary, features=clip.features, phones=clip.phones, motion=clip.motion,
+                                valid=clip.valid)
     return clip
