@@ -26,18 +26,18 @@ PER_ROW = 6
 def moments(loudness: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
     """Frame indices (count,) of the loudest local peaks and of the quietest pause frames, spread out."""
     order = np.argsort(loudness)
-    loud, quiet = [], []
-    for index in order[::-1]:
-        if all(abs(index - k) > 5 for k in loud):
-            loud.append(index)
-        if len(loud) == count:
+    return _spread_out(order[::-1], count), _spread_out(order, count)
+
+
+def _spread_out(ranked: np.ndarray, count: int, gap: int = 5) -> np.ndarray:
+    """The first `count` frames of `ranked` that are more than `gap` frames from any taken before, sorted."""
+    taken: list[int] = []
+    for index in ranked:
+        if all(abs(index - k) > gap for k in taken):
+            taken.append(int(index))
+        if len(taken) == count:
             break
-    for index in order:
-        if all(abs(index - k) > 5 for k in quiet):
-            quiet.append(index)
-        if len(quiet) == count:
-            break
-    return np.sort(loud), np.sort(quiet)
+    return np.sort(taken)
 
 
 def main() -> None:
