@@ -4,6 +4,7 @@ training command on a tiny dataset rendered here with a planted audio -> jaw map
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,7 +14,10 @@ from talkingface.errors import InputFileError
 from talkingface.motion.generate import MotionOptions, generate_motion
 from talkingface.motion.lips import LIP_PARAMETERS
 from talkingface.motion.head import load_head_motion
-from talkingface.motion.model import ModelSpec, MotionModel, load_model, model_from_bytes, model_inputs, save_model
+from talkingface.audio.whisper import ENCODING_WIDTH, encoding_on_grid
+from talkingface.motion.generate import OFFLINE_LIPS_MODEL, rule_lips
+from talkingface.motion.model import (ModelSpec, MotionModel, Projection, load_model, model_from_bytes, model_inputs,
+                                     save_model)
 from talkingface.motion.params import PARAMETER_INDEX, PARAMETERS, Motion
 from tests.synthetic import speech_like, write_rendered_video
 
@@ -75,21 +79,59 @@ def test_other_format_version_is_refused():
 
     with np.load(io.BytesIO(_tiny_model().to_bytes())) as npz:
         files = dict(npz)
-    files["header"] = np.array(str(files["header"]).replace('"version": 1', '"version": 9'))
+    files["header"] = np.array(str(files["header"]).replace('"version": 2', '"version": 9'))
     buffer = io.BytesIO()
     np.savez(buffer, **files)
-    with pytest.raises(InputFileError, match="version 1"):
+    with pytest.raises(InputFileError, match="version 2"):
         model_from_bytes(buffer.getvalue(), "model.npz")
 
 
-@pytest.mark.parametrize("name", ["lips_acoustic", "lips_phonetic"])
+def _encoded_model(seed: int = 0) -> MotionModel:
+    """A tiny model over 3 Whisper encoder components and 2 rule curves, no mel."""
+    rng = np.random.default_rng(seed)
+    spec = ModelSpec(mel=0, rules=2, past=2, future=2, stride=2, outputs=("jawOpen", "mouthFunnel"), encoding=3)
+    width = len(spec.offsets) * spec.inputs
+    ones = np.ones(2, np.float32)
+    projection = Projection(rng.normal(size=ENCODING_WIDTH).astype(np.float32),
+                            rng.normal(size=(ENCODING_WIDTH, 3)).astype(np.float32))
+    return MotionModel(spec, np.zeros(5, np.float32), np.ones(5, np.float32),
+                       ((rng.normal(0, 0.1, (width, 2)).astype(np.float32), np.zeros(2, np.float32)),),
+                       ones * 0.2, ones * 0.1, ones, projection)
+
+
+def test_encoder_model_file_round_trip_keeps_its_projection(tmp_path):
+    model = _encoded_model()
+    again = load_model(save_model(model, tmp_path / "m.npz"))
+    encoding = np.random.default_rng(2).normal(size=(30, ENCODING_WIDTH)).astype(np.float16)
+    features = np.zeros((60, 46), np.float32)
+    rules = np.random.default_rng(3).random((60, 2)).astype(np.float32)
+    assert again.spec == model.spec
+    assert np.allclose(model.predict(model.inputs(features, rules, encoding)),
+                       again.predict(again.inputs(features, rules, encoding)))
+    other = replace(model, projection=Projection(model.projection.mean, model.projection.basis[:, :2]))
+    with pytest.raises(InputFileError, match="projection shapes"):
+        model_from_bytes(other.to_bytes(), "m.npz")
+    with pytest.raises(ValueError, match="Whisper encoding"):
+        model.inputs(features, rules)
+
+
+def test_encoder_inputs_follow_the_sound_20_ms_at_a_time():
+    encoding = np.arange(5, dtype=np.float16)[:, None] * np.ones((1, ENCODING_WIDTH), np.float16)
+    grid = encoding_on_grid(encoding, 12)
+    assert grid[:, 0].tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 4, 4]
+
+
+@pytest.mark.parametrize("name", ["lips_acoustic", OFFLINE_LIPS_MODEL])
 def test_committed_models_load_and_predict(name):
     model = load_model(name)
     assert set(model.spec.outputs) == set(LIP_PARAMETERS)
     assert model.spec.lookahead_s <= (0.1 if name == "lips_acoustic" else 0.3)
-    features = np.random.default_rng(0).normal(-30, 10, (120, 46)).astype(np.float32)
+    assert (model.spec.encoding > 0) == (name == OFFLINE_LIPS_MODEL)  # live has no Whisper
+    rng = np.random.default_rng(0)
+    features = rng.normal(-30, 10, (120, 46)).astype(np.float32)
     rules = np.zeros((120, model.spec.rules), np.float32) if model.spec.rules else None
-    out = model.predict(model_inputs(model.spec, features, rules))
+    encoding = rng.normal(0, 0.5, (60, ENCODING_WIDTH)).astype(np.float16)
+    out = model.predict(model.inputs(features, rules, encoding))
     assert out.shape == (120, len(LIP_PARAMETERS)) and np.isfinite(out).all()
 
 
@@ -143,13 +185,16 @@ def test_training_command_recovers_the_planted_mapping(planted_videos, tmp_path,
     report = json.loads(capsys.readouterr().out)
     assert report["clips"] == 3
     assert load_head_motion(report["head_motion"]["path"]).source.startswith("fitted to 3 ")
-    model = load_model(tmp_path / "models" / "lips_acoustic.npz")
     samples = speech_like(4.0, seed=7) * np.repeat(np.random.default_rng(7).uniform(0.2, 1, 16), 4000)
-    track = analyse_audio(audio_from_array(samples, 16000), phonetic=False)
-    predicted = model.predict(model_inputs(model.spec, track.acoustic))[:, model.spec.outputs.index("jawOpen")]
+    track = analyse_audio(audio_from_array(samples, 16000))
     planted = _planted_motion(samples, fps=100.0)["jawOpen"]
-    count = min(len(planted), len(predicted))
-    assert np.corrcoef(predicted[:count], planted[:count])[0, 1] > 0.8
+    grid = (np.arange(track.n_frames) + 0.5) / 100
+    for name in ("lips_acoustic", "lips_offline"):
+        model = load_model(tmp_path / "models" / f"{name}.npz")
+        inputs = model.inputs(track.acoustic, rule_lips(track, grid), track.encoding)
+        predicted = model.predict(inputs)[:, model.spec.outputs.index("jawOpen")]
+        count = min(len(planted), len(predicted))
+        assert np.corrcoef(predicted[:count], planted[:count])[0, 1] > 0.8, name
 
 
 def test_training_command_refuses_a_missing_folder(tmp_path, capsys):

@@ -14,6 +14,7 @@ from talkingface.audio.decode import SAMPLE_RATE, Audio
 from talkingface.audio.phones import SIL, TimedPhone, TimedWord
 from talkingface.audio.text import check_transcript
 from talkingface.audio.visemes import TimedViseme, phones_to_visemes
+from talkingface.audio.whisper import speech_encoding
 from talkingface.errors import OptionError
 
 _JOIN_GAP_S = 0.03  # a gap this short between phones is closed by stretching the earlier phone
@@ -50,6 +51,9 @@ class AudioTrack:
     acoustic : np.ndarray, shape (T, len(audio.acoustic.FEATURE_NAMES)), float32, or None
         The motion engine's features (loudness, voicing, spectral balance, log-mel bands) on the
         same grid; None for tracks built without audio (tests).
+    encoding : np.ndarray, shape (E, audio.whisper.ENCODING_WIDTH), float16, or None
+        Whisper's encoder states, audio.whisper.ENCODING_RATE (50) per second (the learned offline
+        lips' input); None when analysed with ``phonetic=False`` (live, acoustic only).
     """
 
     duration_s: float
@@ -63,6 +67,7 @@ class AudioTrack:
     visemes: tuple[TimedViseme, ...]
     transcript_source: str
     acoustic: np.ndarray | None = None
+    encoding: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
@@ -83,7 +88,7 @@ def analyse_audio(audio: Audio, *, transcript: str | None = None,
         force-aligned; words missing from the pronunciation dictionary are skipped. When it
         cannot be aligned, the words are recognised instead.
     phonetic : bool, keyword-only
-        False skips pocketsphinx entirely: acoustic features only (fast, for live use).
+        False skips Whisper and pocketsphinx entirely: acoustic features only (fast, as live).
 
     Returns
     -------
@@ -112,7 +117,8 @@ def analyse_audio(audio: Audio, *, transcript: str | None = None,
         duration_s=audio.duration_s, feature_rate=F.FEATURE_RATE, loudness_db=loud,
         voicing=(pitch > 0).astype(np.float32), pitch_hz=pitch, speech_activity=activity,
         words=words, phones=phones, visemes=phones_to_visemes(phones), transcript_source=source,
-        acoustic=clip_features(samples).astype(np.float32))
+        acoustic=clip_features(samples).astype(np.float32),
+        encoding=speech_encoding(samples) if phonetic else None)
 
 
 def _check_args(audio: object, transcript: object, phonetic: object) -> None:

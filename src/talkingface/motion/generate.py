@@ -15,7 +15,7 @@ from talkingface.motion import lips
 from talkingface.motion.controls import Controls, apply_controls
 from talkingface.motion.drive import Override
 from talkingface.motion.engine import MotionEngine
-from talkingface.motion.model import load_model, model_inputs
+from talkingface.motion.model import load_model
 from talkingface.motion.options import StreamControls, StreamOptions
 from talkingface.motion.params import PARAMETER_INDEX, Motion
 from talkingface.validation import check_number
@@ -48,6 +48,8 @@ class MotionOptions:
 
 
 LIP_METHODS = ("auto", "learned", "rules")
+OFFLINE_LIPS_MODEL = "lips_offline"
+"""The committed model (motion/models/) of the offline "learned" lips."""
 
 
 def frame_count(duration_s: float, fps: float) -> int:
@@ -60,10 +62,12 @@ def generate_motion(track, options: MotionOptions = MotionOptions(), *, override
     """Motion for an analysed audio track (talkingface.audio.AudioTrack).
 
     The motion engine (motion.engine, the same as live) gives the acoustic lips, head, blinks, gaze
-    and brows; offline, the lips then come from the words where they are known ("learned": the
-    phonetic model; "rules": visemes with coarticulation). override: values that replace the generated
-    ones where its weight says (e.g. the parameters a driving video controls, see motion.drive),
-    blended in before the controls are applied."""
+    and brows; offline, the lips then come from the learned offline model where the track has Whisper's
+    encoding ("learned": over the whole clip, with the words' rule curves as inputs where words were
+    heard), or from the words ("rules": visemes with coarticulation; "auto": the rules where phones are
+    known, the engine's acoustic lips elsewhere). override: values that replace the generated ones
+    where its weight says (e.g. the parameters a driving video controls, see motion.drive), blended in
+    before the controls are applied."""
     if track.loudness_db.size == 0:
         raise OptionError("track", f"{track.duration_s:g} s of audio", "is empty; there is nothing to animate")
     fps = options.fps
@@ -72,10 +76,11 @@ def generate_motion(track, options: MotionOptions = MotionOptions(), *, override
     values = engine_motion(track, options)
     if options.lips == "rules" or track.acoustic is None:
         _add_lips(values, track, times, options.articulation)
-    elif track.phones and options.lips == "auto":
-        _add_rule_lips_where_phones(values, track, times, options.articulation)
-    elif track.phones:
-        _add_phonetic_lips(values, track, times, options.articulation)
+    elif options.lips == "auto":
+        if track.phones:
+            _add_rule_lips_where_phones(values, track, times, options.articulation)
+    elif track.encoding is not None:
+        _add_learned_lips(values, track, times, options.articulation)
     values = override.apply(values) if override is not None else values
     return Motion(fps=fps, values=apply_controls(values, fps, options.controls))
 
@@ -159,17 +164,17 @@ def _add_rule_lips_where_phones(values: np.ndarray, track, times: np.ndarray, ar
     _blend_where_phones(values, track, times, lips.lip_columns(), _articulated_rule_lips(track, times, articulation))
 
 
-def _add_phonetic_lips(values: np.ndarray, track, times: np.ndarray, articulation: float) -> None:
-    """Where phones are known, replace the engine's acoustic lips in values (T, P) (in place) by the
-    phonetic model's: the rule curves of the words, corrected by what real speakers do with that
-    sound; cross-faded at the edges of the recognised speech."""
-    model = load_model("lips_phonetic")
+def _add_learned_lips(values: np.ndarray, track, times: np.ndarray, articulation: float) -> None:
+    """Replace the engine's acoustic lips in values (T, P) (in place) by the offline model's, from
+    Whisper's encoding of the sound and the rule curves of the words (where heard): what real speakers'
+    lips do with that sound. Closed in silence."""
+    model = load_model(OFFLINE_LIPS_MODEL)
     grid = (np.arange(track.n_frames) + 0.5) / track.feature_rate
-    inputs = model_inputs(model.spec, track.acoustic, rule_lips(track, grid))
+    inputs = model.inputs(track.acoustic, rule_lips(track, grid), track.encoding)
     at = np.clip((times * track.feature_rate).astype(int), 0, track.n_frames - 1)
     curves = np.maximum(model.predict(inputs, at), 0.0) * _speaking(track, times)[:, None]
     curves = np.clip(gaussian_filter1d(curves, sigma=0.5, axis=0) * articulation, 0.0, 1.0)
-    _blend_where_phones(values, track, times, [PARAMETER_INDEX[name] for name in model.spec.outputs], curves)
+    values[:, [PARAMETER_INDEX[name] for name in model.spec.outputs]] = curves
 
 
 def _blend_where_phones(values: np.ndarray, track, times: np.ndarray, columns, curves: np.ndarray) -> None:

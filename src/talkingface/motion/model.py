@@ -1,11 +1,13 @@
-"""The learned audio -> lips model: a small multilayer perceptron over a window of feature frames,
-run with numpy (a 512 x 512 video needs it 25 times a second; it costs about 0.1 ms a call).
+"""The learned audio -> lips models: a window of feature frames mapped to the lip parameters (linear
+or a small tanh perceptron), run with numpy (about 0.1 ms a call).
 
-Inputs per 10 ms frame: the engine's log-mel bands (``audio.acoustic``) and, for the phonetic model,
-the rule-based lip curves of the recognised or given words (visemes with coarticulation,
-``motion.generate.rule_lips``): the model learns from real speakers how to correct them. A window of ``past`` frames before
-and ``future`` frames after the predicted one (every ``stride``-th frame) is standardised, flattened
-and mapped through tanh layers to the lip parameters; the outputs are de-standardised and scaled
+Inputs per 10 ms frame, as the spec says: the engine's log-mel bands (``audio.acoustic``, through the
+causal MelNormaliser: the live model); the leading principal components of Whisper's encoder states
+(``audio.whisper.speech_encoding``, projected by the model's own ``Projection``: the offline model);
+and the rule-based lip curves of the recognised or given words (visemes with coarticulation,
+``motion.generate.rule_lips``), which the model learns to correct from real speakers. A window of
+``past`` frames before and ``future`` frames after the predicted one (every ``stride``-th frame) is
+standardised, flattened and mapped to the lip parameters; the outputs are de-standardised and scaled
 around their mean by per-output gains that give the real speakers' spread (a regression alone
 would mumble).
 
@@ -20,7 +22,7 @@ import io
 import json
 import os
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -28,10 +30,11 @@ from pathlib import Path
 import numpy as np
 
 from talkingface.audio.acoustic import MEL, MelNormaliser
+from talkingface.audio.whisper import ENCODING_WIDTH, encoding_on_grid
 from talkingface.errors import InputFileError
 
 FORMAT = "talkingface.motion-model"
-VERSION = 1
+VERSION = 2  # 2: Whisper encoder inputs (spec "encoding", projection arrays)
 MODELS_PACKAGE = "talkingface.motion.models"
 
 
@@ -40,8 +43,11 @@ class ModelSpec:
     """What a model looks at and predicts.
 
     mel: log-mel bands used (the first `mel` of audio.acoustic's); rules: how many rule-based lip
-    curves (motion.generate.rule_lips, from the words) come as inputs too (0: acoustic only); past / future: context in feature frames (10 ms) before and after the
-    predicted frame; stride: every stride-th frame of that window is used; outputs: parameter names."""
+    curves (motion.generate.rule_lips, from the words) come as inputs too; past / future: context in
+    feature frames (10 ms) before and after the predicted frame; stride: every stride-th frame of that
+    window is used; outputs: parameter names; encoding: how many principal components of Whisper's
+    encoder states come as inputs (0: none, the model runs live). Per frame the inputs are
+    [mel bands, encoding components, rule curves]."""
 
     mel: int
     rules: int
@@ -49,11 +55,17 @@ class ModelSpec:
     future: int
     stride: int
     outputs: tuple[str, ...]
+    encoding: int = 0
 
     @property
     def inputs(self) -> int:
         """Input values per frame."""
-        return self.mel + self.rules
+        return self.mel + self.encoding + self.rules
+
+    @property
+    def rule_columns(self) -> slice:
+        """Where the rule curves sit among a frame's inputs."""
+        return slice(self.mel + self.encoding, self.inputs)
 
     @property
     def offsets(self) -> np.ndarray:
@@ -65,11 +77,28 @@ class ModelSpec:
         return self.future / 100.0
 
 
+@dataclass(frozen=True)
+class Projection:
+    """Whisper encoder states -> their leading principal components: mean (ENCODING_WIDTH,) and
+    basis (ENCODING_WIDTH, components); empty (components 0) for models without encoder inputs."""
+
+    mean: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    basis: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+
+    @property
+    def components(self) -> int:
+        return int(self.basis.shape[1]) if self.basis.ndim == 2 else 0
+
+    def apply(self, states: np.ndarray) -> np.ndarray:
+        """(T, components) float32 components of encoder states (T, ENCODING_WIDTH)."""
+        return ((np.asarray(states, np.float32) - self.mean) @ self.basis).astype(np.float32)
+
+
 def model_inputs(spec: ModelSpec, features: np.ndarray, rules: np.ndarray | None = None,
                  mel: np.ndarray | None = None) -> np.ndarray:
-    """Inputs (T, spec.inputs) for acoustic features (T, F) of audio.acoustic: its log-mel bands (or
-    `mel` (T, bands) instead) through the causal MelNormaliser, then, for a phonetic model, the rule
-    lip curves (T, spec.rules) on the same grid (zeros when not given)."""
+    """Inputs (T, spec.inputs) of a model without encoder inputs for acoustic features (T, F) of
+    audio.acoustic: its log-mel bands (or `mel` (T, bands) instead) through the causal
+    MelNormaliser, then the rule lip curves (T, spec.rules) on the same grid (zeros when not given)."""
     return stacked_inputs(spec, normalised_mel(features[:, MEL] if mel is None else mel), rules)
 
 
@@ -78,10 +107,17 @@ def normalised_mel(bands: np.ndarray) -> np.ndarray:
     return MelNormaliser().step(bands).astype(np.float32)
 
 
-def stacked_inputs(spec: ModelSpec, normalised: np.ndarray, rules: np.ndarray | None = None) -> np.ndarray:
-    """Inputs (T, spec.inputs) from normalised log-mel (T, >= spec.mel) and, for a phonetic model, the
-    rule lip curves (T, spec.rules) (zeros when not given)."""
+def stacked_inputs(spec: ModelSpec, normalised: np.ndarray, rules: np.ndarray | None = None,
+                   components: np.ndarray | None = None) -> np.ndarray:
+    """Inputs (T, spec.inputs) from normalised log-mel (T, >= spec.mel), for a model with encoder
+    inputs the projected encoder states (T, spec.encoding) on the same grid, and for a model with
+    rule inputs the rule lip curves (T, spec.rules) (zeros when not given: no words)."""
     parts = [normalised[:, :spec.mel]]
+    if spec.encoding:
+        if components is None or components.shape != (len(normalised), spec.encoding):
+            raise ValueError(f"the model needs {spec.encoding} encoder components per frame for "
+                             f"{len(normalised)} frames")
+        parts.append(np.asarray(components, np.float32))
     if spec.rules:
         parts.append(np.zeros((len(normalised), spec.rules), np.float32) if rules is None
                      else np.asarray(rules, np.float32)[:, :spec.rules])
@@ -102,7 +138,8 @@ def standard_windows(spec: ModelSpec, mean: np.ndarray, std: np.ndarray, frames:
 @dataclass(frozen=True)
 class MotionModel:
     """A trained model: spec, input standardisation (mean, std: (inputs,)), layers [(W (in, out),
-    b (out,)), ...], output de-standardisation (mean, std: (outputs,)) and amplitude gains (outputs,)."""
+    b (out,)), ...], output de-standardisation (mean, std: (outputs,)), amplitude gains (outputs,)
+    and, for a model with encoder inputs, the Projection of the encoder states."""
 
     spec: ModelSpec
     input_mean: np.ndarray
@@ -111,6 +148,20 @@ class MotionModel:
     output_mean: np.ndarray
     output_std: np.ndarray
     gain: np.ndarray
+    projection: Projection = field(default_factory=Projection)
+
+    def inputs(self, features: np.ndarray, rules: np.ndarray | None = None,
+               encoding: np.ndarray | None = None) -> np.ndarray:
+        """The model's inputs (T, spec.inputs) from acoustic features (T, F) of audio.acoustic on the
+        100 Hz grid, rule lip curves (T, spec.rules) on the same grid (None: no words) and Whisper
+        encoder states (E, ENCODING_WIDTH) at 50 Hz (needed when spec.encoding)."""
+        components = None
+        if self.spec.encoding:
+            if encoding is None:
+                raise ValueError("this model needs the Whisper encoding of the speech")
+            components = self.projection.apply(encoding_on_grid(encoding, len(features)))
+        mel = normalised_mel(features[:, MEL]) if self.spec.mel else np.zeros((len(features), 0), np.float32)
+        return stacked_inputs(self.spec, mel, rules, components)
 
     def windows(self, frames: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
         """Flattened standardised windows (N, K * inputs) around frames `at` (default all) of a feature
@@ -151,7 +202,8 @@ class MotionModel:
 
     def _arrays(self) -> dict[str, np.ndarray]:
         arrays = {"input_mean": self.input_mean, "input_std": self.input_std, "output_mean": self.output_mean,
-                  "output_std": self.output_std, "gain": self.gain}
+                  "output_std": self.output_std, "gain": self.gain, "projection_mean": self.projection.mean,
+                  "projection_basis": self.projection.basis}
         for k, (weight, bias) in enumerate(self.layers):
             arrays[f"w{k}"], arrays[f"b{k}"] = weight, bias
         return {name: np.asarray(value, np.float32) for name, value in arrays.items()}
@@ -159,7 +211,7 @@ class MotionModel:
 
 def _spec_dict(spec: ModelSpec) -> dict:
     return {"mel": spec.mel, "rules": spec.rules, "past": spec.past, "future": spec.future,
-            "stride": spec.stride, "outputs": list(spec.outputs)}
+            "stride": spec.stride, "outputs": list(spec.outputs), "encoding": spec.encoding}
 
 
 def _checksum(header: str, arrays: dict[str, np.ndarray]) -> str:
@@ -184,11 +236,13 @@ def model_from_bytes(data: bytes, where: str) -> MotionModel:
             raise ValueError("its checksum does not match its content (damaged or edited)")
         raw = meta["spec"]
         spec = ModelSpec(mel=int(raw["mel"]), rules=int(raw["rules"]), past=int(raw["past"]),
-                         future=int(raw["future"]), stride=int(raw["stride"]), outputs=tuple(raw["outputs"]))
+                         future=int(raw["future"]), stride=int(raw["stride"]), outputs=tuple(raw["outputs"]),
+                         encoding=int(raw["encoding"]))
         count = sum(1 for name in files if name.startswith("w"))
         layers = tuple((files[f"w{k}"], files[f"b{k}"]) for k in range(count))
         model = MotionModel(spec, files["input_mean"], files["input_std"], layers, files["output_mean"],
-                            files["output_std"], files["gain"])
+                            files["output_std"], files["gain"],
+                            Projection(files["projection_mean"], files["projection_basis"]))
         _check_shapes(model)
     except (ValueError, KeyError, TypeError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise InputFileError(where, f"is not a valid motion model ({error})") from error
@@ -207,6 +261,10 @@ def _check_shapes(model: MotionModel) -> None:
         raise ValueError("output shapes do not match the outputs")
     if model.input_mean.shape != (spec.inputs,) or model.input_std.shape != (spec.inputs,):
         raise ValueError("input shapes do not match the inputs")
+    projection = model.projection
+    if spec.encoding and (projection.basis.shape != (ENCODING_WIDTH, spec.encoding)
+                          or projection.mean.shape != (ENCODING_WIDTH,)):
+        raise ValueError("projection shapes do not match the encoder inputs")
     if not all(np.isfinite(a).all() for layer in model.layers for a in layer):
         raise ValueError("weights are not finite")
 
@@ -221,7 +279,7 @@ def save_model(model: MotionModel, path: str | os.PathLike[str]) -> Path:
 
 
 def load_model(name_or_path: str | os.PathLike[str]) -> MotionModel:
-    """A committed model by name (``"lips_acoustic"``, ``"lips_phonetic"``) or a model file by path."""
+    """A committed model by name (``"lips_acoustic"``, ``"lips_offline"``) or a model file by path."""
     if isinstance(name_or_path, str) and os.sep not in name_or_path and not name_or_path.endswith(".npz"):
         return _packaged(name_or_path)
     path = Path(name_or_path)

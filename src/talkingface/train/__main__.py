@@ -5,10 +5,11 @@
 FOLDER: folders of talking videos (default: ../shared/dev-data/videos and its train/ folder); clips
 whose name is in train.dataset.HELD_OUT are never trained on (they are the benchmark's). Captures,
 features and recognised phones are cached in --cache (default .cache/train) so a rerun takes
-seconds. Speakers are dealt into 4 cross-validation folds: each clip's picture is first put back in
-step with its sound (estimate_lags, from models that never saw its speaker), then the linear models
-are fitted on every clip, their gains and reported correlations taken from the folds. Writes
-lips_acoustic.npz and lips_phonetic.npz into --out (default the package's motion/models/) and prints
+seconds. The offline model's Whisper encoder components are the principal components of the
+training clips' encoder states. Speakers are dealt into 4 cross-validation folds: each clip's picture
+is first put back in step with its sound (estimate_lags, from models that never saw its speaker),
+then the linear models are fitted on every clip, their gains and reported correlations taken from the
+folds. Writes lips_acoustic.npz and lips_offline.npz into --out (default the package's motion/models/) and prints
 a JSON report. The head process's constants are fitted to the clips' captured head poses
 (train.head) and written as head_motion.json beside them.
 """
@@ -22,18 +23,18 @@ from pathlib import Path
 
 from talkingface.motion.head import save_head_motion
 from talkingface.motion.lips import LIP_PARAMETERS
-from talkingface.motion.model import ModelSpec, save_model
-from talkingface.train.dataset import find_clips, is_held_out, prepare_clip, shifted, speaker_folds
-from talkingface.train.fit import TrainOptions, estimate_lags, train_linear, train_model
+from talkingface.motion.model import ModelSpec, Projection, save_model
+from talkingface.train.dataset import find_clips, is_held_out, prepare_clip, projected, shifted, speaker_folds
+from talkingface.train.fit import TrainOptions, estimate_lags, fit_projection, train_linear, train_model
 from talkingface.train.head import fit_head_motion
 
 DEFAULT_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "dev-data" / "videos"
 SPECS = {
     # live and --no-phonetic: 60 ms of look-ahead (the live latency stays under 100 ms)
     "lips_acoustic": ModelSpec(mel=40, rules=0, past=30, future=6, stride=2, outputs=LIP_PARAMETERS),
-    # offline with words: the rule curves and the sound, 160 ms either side
-    "lips_phonetic": ModelSpec(mel=40, rules=len(LIP_PARAMETERS), past=16, future=16, stride=2,
-                               outputs=LIP_PARAMETERS),
+    # offline: Whisper's encoder states and the words' rule curves (when heard), 160 ms either side
+    "lips_offline": ModelSpec(mel=0, rules=len(LIP_PARAMETERS), past=16, future=16, stride=2,
+                              outputs=LIP_PARAMETERS, encoding=128),
 }
 
 
@@ -60,9 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     for source in sources:
         print(f"preparing {source.video.name}", file=sys.stderr)
         clips.append(prepare_clip(source, args.cache))
+    projection = fit_projection(clips, SPECS["lips_offline"].encoding)
+    clips = [projected(c, projection) for c in clips]
     folds = speaker_folds(clips, seed=args.seed)
     options = TrainOptions(seed=args.seed)
-    lags = estimate_lags(SPECS["lips_phonetic"], folds, options, ridge=args.ridge)
+    lags = estimate_lags(SPECS["lips_offline"], folds, options, ridge=args.ridge)
     clips = [shifted(c, lags.get(c.name, 0)) for c in clips]
     folds = speaker_folds(clips, seed=args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -71,11 +74,12 @@ def main(argv: list[str] | None = None) -> int:
               "realigned_ms": {name: 10 * lag for name, lag in sorted(lags.items()) if lag}, "models": {}}
     for name, spec in SPECS.items():
         log = lambda line: print(line, file=sys.stderr)  # noqa: E731
+        own = projection if spec.encoding else Projection()
         if args.model == "linear":
             model, result = train_linear(spec, clips, folds, options, ridge=args.ridge, copies=args.augment,
-                                         log=log)
+                                         projection=own, log=log)
         else:
-            model, result = train_model(spec, *folds[0], options, log=log)
+            model, result = train_model(spec, *folds[0], options, projection=own, log=log)
         path = save_model(model, args.out / f"{name}.npz")
         report["models"][name] = {"path": str(path), "kind": args.model,
                                   "cross_validated_r": result.correlation, "gain": result.gain}

@@ -3,7 +3,8 @@ on one 100 frames/s grid, cached per clip.
 
 Each clip's motion is captured with ``talkingface.mocap`` (the rig fitted to every frame), its audio
 goes through the engine's own feature front end (``audio.acoustic``) and, for the phonetic model,
-through word recognition and forced alignment (``audio.analyse_audio``). Clips come from folders of
+through word recognition and forced alignment (``audio.analyse_audio``) and Whisper's encoder
+(``audio.whisper.speech_encoding``). Clips come from folders of
 videos; a video without an audio stream uses the .wav of the same name beside it. A MANIFEST.tsv
 (columns ``file`` and ``speaker_guess``) names the speakers, so splits can keep speakers apart.
 """
@@ -28,7 +29,7 @@ from talkingface.media.paths import atomic_output
 from talkingface.motion.model import normalised_mel
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mpg", ".avi", ".mkv", ".webm")
-CACHE_VERSION = 2  # 2: phones from Whisper-heard words
+CACHE_VERSION = 3  # 2: phones from Whisper-heard words; 3: Whisper encoder states
 HELD_OUT = ("congressman_844", "man_suit_vfr", "older_man_224", "woman_turned_224", "andrew_clip_1",
             "andrew_clip_2", "reagan_clip1", "KristiNoem", "deep_avsr__00001", "deep_avsr__00019",
             "RD_Radio34", "LatentSync__demo3", "noisy_restaurant")
@@ -55,7 +56,9 @@ class Clip:
 
     features: (T, F) float32 acoustic features (audio.acoustic.FEATURE_NAMES); phones: (T,) int16
     index into audio.phones.PHONE_SET, -1 where recognition gave nothing; motion: (T, P) float32 captured parameters;
-    valid: (T,) bool, the face was seen; name, speaker."""
+    valid: (T,) bool, the face was seen; name, speaker; encoding: (E, 384) float16 Whisper encoder
+    states at 50 Hz (audio.whisper.speech_encoding), None if not computed; components: (T, k) those
+    states projected by the Projection a model is trained with (see ``projected``), None before."""
 
     name: str
     speaker: str
@@ -63,6 +66,8 @@ class Clip:
     phones: np.ndarray
     motion: np.ndarray
     valid: np.ndarray
+    encoding: np.ndarray | None = None
+    components: np.ndarray | None = None
 
     @cached_property
     def track(self) -> AudioTrack:
@@ -91,6 +96,36 @@ class Clip:
 
         return rule_lips(self.track, (np.arange(len(self.features)) + 0.5) / FEATURE_RATE).astype(np.float32)
 
+    @cached_property
+    def wordless_rule_curves(self) -> np.ndarray:
+        """(T, len(LIP_PARAMETERS)) the rule lips as they are when no word is heard (the jaw from the
+        sound alone): what a model sees of speech in another language."""
+        from talkingface.motion.generate import rule_lips
+
+        track = replace(self.track, phones=(), visemes=())
+        return rule_lips(track, (np.arange(len(self.features)) + 0.5) / FEATURE_RATE).astype(np.float32)
+
+
+def projected(clip: Clip, projection) -> Clip:
+    """The clip with its encoder states projected (``components``) by a motion.model.Projection."""
+    if not projection.components:
+        return replace(clip, components=None)
+    if clip.encoding is None:
+        raise ValueError(f"{clip.name} has no Whisper encoding")
+    from talkingface.audio.whisper import encoding_on_grid
+
+    return _with_derived(replace(clip, components=projection.apply(encoding_on_grid(clip.encoding, len(clip.features)))),
+                         clip)
+
+
+def _with_derived(moved: Clip, clip: Clip) -> Clip:
+    """`moved` (a copy of clip with other motion or components) keeping what clip already derived
+    from its audio, which has not changed."""
+    for derived in ("track", "normalised_mel", "rule_curves", "wordless_rule_curves"):
+        if derived in clip.__dict__:
+            moved.__dict__[derived] = clip.__dict__[derived]
+    return moved
+
 
 def speaker_folds(clips: list[Clip], folds: int = 4, seed: int = 0) -> list[tuple[list[Clip], list[Clip]]]:
     """[(train, validation)] for cross-validation: whole speakers dealt at random into `folds` groups
@@ -117,11 +152,7 @@ def shifted(clip: Clip, frames: int) -> Clip:
         valid[:frames] = False
     else:
         valid[frames:] = False
-    moved = replace(clip, motion=motion, valid=valid)
-    for derived in ("track", "normalised_mel", "rule_curves"):  # from the audio, which has not moved
-        if derived in clip.__dict__:
-            moved.__dict__[derived] = clip.__dict__[derived]
-    return moved
+    return _with_derived(replace(clip, motion=motion, valid=valid), clip)
 
 
 def find_clips(folders: list[Path]) -> list[ClipSource]:
@@ -153,11 +184,12 @@ def prepare_clip(source: ClipSource, cache: Path | None = None) -> Clip:
     if cached is not None and cached.is_file():
         data = np.load(cached)
         return Clip(source.video.name, source.speaker, data["features"], data["phones"], data["motion"],
-                    data["valid"])
+                    data["valid"], data["encoding"])
     sound = load_audio(source.audio)
     features = clip_features(sound.samples).astype(np.float32)
     frames = len(features)
-    phones = phone_indices(analyse_audio(sound).phones, frames)
+    analysed = analyse_audio(sound)
+    phones = phone_indices(analysed.phones, frames)
     captured = capture_video(source.video)
     times = (np.arange(frames) + 0.5) / FEATURE_RATE
     grid = captured.start_s + np.arange(captured.motion.frames) / captured.motion.fps
@@ -165,10 +197,11 @@ def prepare_clip(source: ClipSource, cache: Path | None = None) -> Clip:
     valid = times <= grid[-1] + 1.0 / captured.motion.fps
     for start, end in captured.gaps.missing:
         valid &= ~((times >= start) & (times <= end))
-    clip = Clip(source.video.name, source.speaker, features, phones, motion.astype(np.float32), valid)
+    clip = Clip(source.video.name, source.speaker, features, phones, motion.astype(np.float32), valid,
+                analysed.encoding)
     if cached is not None:
         cache.mkdir(parents=True, exist_ok=True)
         with atomic_output(cached) as temporary:
             np.savez_compressed(temporary, features=clip.features, phones=clip.phones, motion=clip.motion,
-                                valid=clip.valid)
+                                valid=clip.valid, encoding=clip.encoding)
     return clip

@@ -18,7 +18,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from talkingface.audio.acoustic import MEL
-from talkingface.motion.model import ModelSpec, MotionModel, normalised_mel, stacked_inputs, standard_windows
+from talkingface.motion.model import (ModelSpec, MotionModel, Projection, normalised_mel, stacked_inputs,
+                                     standard_windows)
 from talkingface.motion.params import PARAMETER_INDEX
 from talkingface.train.dataset import Clip
 
@@ -84,11 +85,25 @@ def target_scale(clips: list[Clip], outputs: tuple[str, ...]) -> tuple[np.ndarra
     return np.median(means, axis=0).astype(np.float32), np.median(spreads, axis=0).astype(np.float32)
 
 
-def clip_inputs(clip: Clip, spec: ModelSpec, mel: np.ndarray | None = None) -> np.ndarray:
+def clip_inputs(clip: Clip, spec: ModelSpec, mel: np.ndarray | None = None, *, words: bool = True) -> np.ndarray:
     """(T, spec.inputs) model inputs of a clip (of its log-mel bands `mel` (T, bands) when given; else
-    its own, normalised once per clip however many folds and models ask)."""
+    its own, normalised once per clip however many folds and models ask); its encoder components
+    (see dataset.projected) and its rule curves, as if no word was heard when not `words`."""
     normalised = clip.normalised_mel if mel is None else normalised_mel(mel)
-    return stacked_inputs(spec, normalised, clip.rule_curves if spec.rules else None)
+    rules = (clip.rule_curves if words else clip.wordless_rule_curves) if spec.rules else None
+    return stacked_inputs(spec, normalised, rules, clip.components)
+
+
+def fit_projection(clips: list[Clip], components: int) -> Projection:
+    """The leading `components` principal components of the clips' Whisper encoder states (every
+    second state of every clip): a Projection (empty when components is 0)."""
+    if not components:
+        return Projection()
+    states = np.concatenate([clip.encoding[::2].astype(np.float32) for clip in clips])
+    mean = states.mean(axis=0)
+    with threadpool_limits(2):
+        _, _, axes = np.linalg.svd(states - mean, full_matrices=False)
+    return Projection(mean.astype(np.float32), axes[:components].T.astype(np.float32))
 
 
 # ------------------------------------------------------------------------------------ augmentation
@@ -114,7 +129,7 @@ def augmented_inputs(clip: Clip, spec: ModelSpec, rng: np.random.Generator, opti
         blank[part] = rng.random() < options.phone_dropout
     inputs = clip_inputs(clip, spec, mel)
     if spec.rules:
-        inputs[blank, spec.mel:] = 0.0
+        inputs[blank, spec.rule_columns] = clip_inputs(clip, spec, words=False)[blank, spec.rule_columns]
     return inputs
 
 
@@ -191,8 +206,10 @@ def _windows(spec: ModelSpec, mean: np.ndarray, std: np.ndarray, inputs: list[np
 
 
 def train_model(spec: ModelSpec, train: list[Clip], validation: list[Clip],
-                options: TrainOptions = TrainOptions(), *, log=None) -> tuple[MotionModel, TrainReport]:
-    """Train a model of `spec` on clips, stopping early on the validation clips' loss."""
+                options: TrainOptions = TrainOptions(), *, projection: Projection = Projection(),
+                log=None) -> tuple[MotionModel, TrainReport]:
+    """Train a model of `spec` on clips, stopping early on the validation clips' loss (the clips'
+    encoder components must come from `projection`, which the model keeps)."""
     say = log or (lambda _: None)
     rng = np.random.default_rng(options.seed)
     val_inputs = [clip_inputs(c, spec) for c in validation]
@@ -208,7 +225,7 @@ def train_model(spec: ModelSpec, train: list[Clip], validation: list[Clip],
     def model_now(gain: np.ndarray | None = None) -> MotionModel:
         return MotionModel(spec, mean.astype(np.float32), std.astype(np.float32), network.layers(),
                            y_mean.astype(np.float32), y_std.astype(np.float32),
-                           np.ones(len(spec.outputs), np.float32) if gain is None else gain)
+                           np.ones(len(spec.outputs), np.float32) if gain is None else gain, projection)
 
     train_clip, train_frame = _samples(train, options.frame_step)
     val_clip, val_frame = _samples(validation, options.frame_step)
@@ -269,10 +286,12 @@ def amplitude_gains(predicted: np.ndarray, target: np.ndarray) -> tuple[np.ndarr
 
 def train_linear(spec: ModelSpec, clips: list[Clip], folds: list[tuple[list[Clip], list[Clip]]],
                  options: TrainOptions = TrainOptions(), *, ridge: float = 30000.0, copies: int = 0,
-                 log=None) -> tuple[MotionModel, TrainReport]:
+                 projection: Projection = Projection(), log=None) -> tuple[MotionModel, TrainReport]:
     """A linear model (ridge regression in closed form) over the same windows, fitted on all clips
-    (plus `copies` augmented copies of each); its correlations and amplitude gains come from the
-    cross-validation folds' predictions for speakers each fold did not see."""
+    (plus `copies` augmented copies of each; for a model with rule inputs, plus a copy of each as if
+    no word was heard, so it also works without words); its correlations and amplitude gains come
+    from the cross-validation folds' predictions for speakers each fold did not see. The clips'
+    encoder components must come from `projection` (dataset.projected), which the model keeps."""
     say = log or (lambda _: None)
     predicted, actual = [], []
     for train, validation in folds:
@@ -292,13 +311,13 @@ def train_linear(spec: ModelSpec, clips: list[Clip], folds: list[tuple[list[Clip
     loss = float(np.mean((predicted_all - actual_all) ** 2)) if len(actual_all) else 0.0
     report = TrainReport(1, loss, dict(zip(spec.outputs, correlation.round(3).tolist())),
                          dict(zip(spec.outputs, gain.round(3).tolist())))
-    return replace(model, gain=gain.astype(np.float32)), report
+    return replace(model, gain=gain.astype(np.float32), projection=projection), report
 
 
 def _ridge_model(spec: ModelSpec, clips: list[Clip], options: TrainOptions, ridge: float,
                  copies: int = 0) -> MotionModel:
     """The ridge solution on the clips' standardised windows and per-clip standardised targets, as a
-    MotionModel with unit gains."""
+    MotionModel with unit gains (and no projection)."""
     rng = np.random.default_rng(options.seed)
     mean, std = input_statistics(clips, spec)
     width = len(spec.offsets) * spec.inputs
@@ -306,8 +325,9 @@ def _ridge_model(spec: ModelSpec, clips: list[Clip], options: TrainOptions, ridg
     for clip in clips:
         y = clip_targets(clip, spec.outputs)
         frames = np.flatnonzero(clip.valid)[::options.frame_step]
-        for copy in range(copies + 1):
-            inputs = clip_inputs(clip, spec) if copy == 0 else augmented_inputs(clip, spec, rng, options)
+        variants = [clip_inputs(clip, spec)] + ([clip_inputs(clip, spec, words=False)] if spec.rules else [])
+        variants += [augmented_inputs(clip, spec, rng, options) for _ in range(copies)]
+        for inputs in variants:
             x = np.concatenate([standard_windows(spec, mean, std, inputs, frames),
                                 np.ones((len(frames), 1), np.float32)], axis=1)
             gram += x.T.astype(np.float64) @ x
