@@ -175,12 +175,6 @@ def split_utterances(activity: np.ndarray, loudness: np.ndarray, *, max_s: float
 # run-length helpers on boolean frame masks
 
 
-def bridge_pauses(activity: np.ndarray, max_pause_s: float) -> np.ndarray:
-    """Speech activity (T,) (1 speech, 0 pause, 100 frames/s) with the pauses inside speech no longer
-    than max_pause_s filled in: the phrases, between which a speaker's mouth rests."""
-    return _fill_short_runs(np.asarray(activity) > 0.5, value=False, max_len=_frames(max_pause_s)).astype(np.float32)
-
-
 def _frames(seconds: float) -> int:
     return int(round(seconds * FEATURE_RATE))
 

@@ -9,7 +9,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from talkingface.audio.acoustic import FEATURE_NAMES
 from talkingface.audio.decode import SAMPLE_RATE
-from talkingface.audio.features import FLOOR_DB, bridge_pauses
+from talkingface.audio.features import FLOOR_DB
 from talkingface.errors import OptionError
 from talkingface.motion import lips
 from talkingface.motion.controls import Controls, apply_controls
@@ -143,22 +143,15 @@ def _rate(times: np.ndarray) -> float:
     return 1.0 / float(np.median(np.diff(times))) if len(times) > 1 else 25.0
 
 
-def _speaking(track, times: np.ndarray) -> np.ndarray:
-    """(T,) 1 in speech, 0 in silence: the lips settle within about 0.1 s once speech stops."""
+def _speaking(track, times: np.ndarray, ease_s: float = 0.05) -> np.ndarray:
+    """(T,) 1 in speech, 0 in silence: the lips settle within about 2 * ease_s once speech stops."""
     activity = _at_times(track.speech_activity, track.feature_rate, times)
-    return np.clip(1.5 * gaussian_filter1d(activity, sigma=0.05 * _rate(times)), 0, 1)
+    return np.clip(1.5 * gaussian_filter1d(activity, sigma=ease_s * _rate(times)), 0, 1)
 
 
-PHRASE_PAUSE_S = 0.5
-"""Pauses up to this long are inside a phrase: the learned lips, which know a short pause from the
-sound, are not shut there (on held-out speakers shutting them cost 0.03 of mouth-opening r)."""
-
-
-def _speaking_phrases(track, times: np.ndarray) -> np.ndarray:
-    """(T,) 1 in phrases of speech (pauses up to PHRASE_PAUSE_S bridged), 0 between them, eased over
-    about 0.2 s."""
-    activity = _at_times(bridge_pauses(track.speech_activity, PHRASE_PAUSE_S), track.feature_rate, times)
-    return np.clip(1.5 * gaussian_filter1d(activity, sigma=0.1 * _rate(times)), 0, 1)
+LEARNED_EASE_S = 0.1
+"""How gently the learned lips are shut in pauses (see _speaking): the model hears a pause coming and
+going itself; a 0.05 s ease cost 0.02 of mouth-opening r on held-out speakers."""
 
 
 def _articulated_rule_lips(track, times: np.ndarray, articulation: float) -> np.ndarray:
@@ -179,12 +172,12 @@ def _add_rule_lips_where_phones(values: np.ndarray, track, times: np.ndarray, ar
 def _add_learned_lips(values: np.ndarray, track, times: np.ndarray, articulation: float) -> None:
     """Replace the engine's acoustic lips in values (T, P) (in place) by the offline model's, from
     Whisper's encoding of the sound and the rule curves of the words (where heard): what real speakers'
-    lips do with that sound. Closed between phrases."""
+    lips do with that sound. Closed in pauses."""
     model = load_model(OFFLINE_LIPS_MODEL)
     grid = (np.arange(track.n_frames) + 0.5) / track.feature_rate
     inputs = model.inputs(track.acoustic, rule_lips(track, grid), track.encoding)
     at = np.clip((times * track.feature_rate).astype(int), 0, track.n_frames - 1)
-    curves = np.maximum(model.predict(inputs, at), 0.0) * _speaking_phrases(track, times)[:, None]
+    curves = np.maximum(model.predict(inputs, at), 0.0) * _speaking(track, times, LEARNED_EASE_S)[:, None]
     curves = np.clip(gaussian_filter1d(curves, sigma=0.5, axis=0) * articulation, 0.0, 1.0)
     values[:, [PARAMETER_INDEX[name] for name in model.spec.outputs]] = curves
 
