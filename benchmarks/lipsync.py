@@ -7,10 +7,11 @@ and mean: r at lag 0, the amplitude ratio (std ours / std real), the best lag (p
 
     python benchmarks/lipsync.py [--methods learned rules ...] [--clips NAME ...]
 
-Methods: auto (the default: rule-based lips where words are recognised, learned elsewhere), learned
-(learned lips, words recognised), learned_acoustic (learned lips from the sound
-alone), live (the streaming engine, 60 ms look-ahead), rules (the old rule-based coarticulation with
-recognised words), rules_acoustic (the old loudness-driven jaw). JSON on stdout, a table on stderr.
+Methods: learned (the default: the offline model from Whisper's encoder states and the recognised
+words), learned_acoustic (`--no-phonetic`: the engine's live model from log-mel alone, offline),
+live (the streaming engine, 60 ms look-ahead), auto (rule-based lips where words are recognised,
+the engine's acoustic lips elsewhere), rules (the old rule-based coarticulation with recognised
+words), rules_acoustic (the old loudness-driven jaw). JSON on stdout, a table on stderr.
 Skips cleanly when ../shared/dev-data is absent.
 """
 

@@ -2,7 +2,7 @@
 on one 100 frames/s grid, cached per clip.
 
 Each clip's motion is captured with ``talkingface.mocap`` (the rig fitted to every frame), its audio
-goes through the engine's own feature front end (``audio.acoustic``) and, for the phonetic model,
+goes through the engine's own feature front end (``audio.acoustic``) and, for the offline model,
 through word recognition and forced alignment (``audio.analyse_audio``) and Whisper's encoder
 (``audio.whisper.speech_encoding``). Clips come from folders of
 videos; a video without an audio stream uses the .wav of the same name beside it. A MANIFEST.tsv

@@ -1,11 +1,12 @@
-"""Fit a motion model (motion.model.MotionModel) to clips: numpy, minibatch Adam, early stopping.
+"""Fit a motion model (motion.model.MotionModel) to clips.
 
-The network is small (a window of ~26 frames of 40 log-mel bands -> 128 -> 64 tanh units -> the lip
-parameters), the data a few minutes of video, so plain numpy on two CPU cores trains it in minutes.
-Robustness comes from augmentation in the log-mel domain: random gain, and noise of random colour and
-level added as power (what a noisy recording adds to the spectrum), so the lips hold up on quiet,
-loud and noisy speech. The phonetic model sees its phone inputs blanked on random stretches, so it
-still works where recognition gives nothing. Regression shrinks the outputs towards their mean (the
+The shipped models are linear (``train_linear``: ridge regression in closed form over standardised
+windows of inputs, targets standardised per clip, gains and correlations from speaker-disjoint
+folds); ``train_model`` fits a small tanh network with numpy minibatch Adam and early stopping
+instead (it generalised worse on this little data). A model with rule inputs learns from every clip
+twice, with its words and as if none were heard, so it works without words. Optional augmentation in
+the log-mel domain (random gain; noise of random colour and level added as power) is off by default:
+it did not help on held-out speakers. Regression shrinks the outputs towards their mean (the
 mumbling of averaged lips): per-output gains, measured on the validation speakers, restore the real
 spread.
 """
@@ -99,6 +100,9 @@ def fit_projection(clips: list[Clip], components: int) -> Projection:
     second state of every clip): a Projection (empty when components is 0)."""
     if not components:
         return Projection()
+    missing = [clip.name for clip in clips if clip.encoding is None]
+    if missing or not clips:
+        raise ValueError(f"no Whisper encoding for {', '.join(missing) or 'any clip'}")
     states = np.concatenate([clip.encoding[::2].astype(np.float32) for clip in clips])
     mean = states.mean(axis=0)
     with threadpool_limits(2):
