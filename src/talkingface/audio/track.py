@@ -14,7 +14,7 @@ from talkingface.audio.decode import SAMPLE_RATE, Audio
 from talkingface.audio.phones import SIL, TimedPhone, TimedWord
 from talkingface.audio.text import check_transcript
 from talkingface.audio.visemes import TimedViseme, phones_to_visemes
-from talkingface.audio.whisper import speech_encoding
+from talkingface.audio.whisper import speech_encoding, voice_activity
 from talkingface.errors import OptionError
 
 _JOIN_GAP_S = 0.03  # a gap this short between phones is closed by stretching the earlier phone
@@ -54,6 +54,10 @@ class AudioTrack:
     encoding : np.ndarray, shape (E, audio.whisper.ENCODING_WIDTH), float16, or None
         Whisper's encoder states, audio.whisper.ENCODING_RATE (50) per second (the learned offline
         lips' input); None when analysed with ``phonetic=False`` (live, acoustic only).
+    voice_activity : np.ndarray, shape (T,), float32, or None
+        1 where the Silero voice-activity model hears speech (audio.whisper.voice_activity): when
+        the learned offline lips rest; None with ``phonetic=False`` (the live engine keeps
+        ``speech_activity``).
     """
 
     duration_s: float
@@ -68,6 +72,7 @@ class AudioTrack:
     transcript_source: str
     acoustic: np.ndarray | None = None
     encoding: np.ndarray | None = None
+    voice_activity: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
@@ -118,7 +123,8 @@ def analyse_audio(audio: Audio, *, transcript: str | None = None,
         voicing=(pitch > 0).astype(np.float32), pitch_hz=pitch, speech_activity=activity,
         words=words, phones=phones, visemes=phones_to_visemes(phones), transcript_source=source,
         acoustic=clip_features(samples).astype(np.float32),
-        encoding=speech_encoding(samples) if phonetic else None)
+        encoding=speech_encoding(samples) if phonetic else None,
+        voice_activity=voice_activity(samples, loud.shape[0]) if phonetic else None)
 
 
 def _check_args(audio: object, transcript: object, phonetic: object) -> None:

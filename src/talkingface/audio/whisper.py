@@ -83,6 +83,22 @@ def encoding_on_grid(encoding: np.ndarray, frames: int, rate: float = F.FEATURE_
     return encoding[np.clip(index, 0, len(encoding) - 1)]
 
 
+def voice_activity(samples: np.ndarray, frames: int) -> np.ndarray:
+    """(frames,) float32 1 where the Silero voice-activity model (its ONNX weights ship inside the
+    faster-whisper wheel) hears speech in 16 kHz mono samples (N,), else 0, on the 100 frames/s
+    feature grid. Pauses under 0.2 s stay speech; each span is padded by 60 ms. Unlike an energy
+    threshold it is not fooled by steady noise or by quiet syllables of continuous speech; about
+    300x real time."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    active = np.zeros(frames, np.float32)
+    options = VadOptions(min_silence_duration_ms=200, speech_pad_ms=60)
+    hop = 16000 / F.FEATURE_RATE
+    for span in get_speech_timestamps(np.ascontiguousarray(samples, np.float32), options):
+        active[int(span["start"] / hop):int(np.ceil(span["end"] / hop))] = 1.0
+    return active
+
+
 def confident_words(segments) -> list[TimedWord]:
     """The normalised words (TimedWord, seconds) of Whisper segments (objects with ``avg_logprob`` and
     ``words`` of ``.word``, ``.start``, ``.end``), without the segments scoring under MIN_LOG_PROB."""
