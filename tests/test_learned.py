@@ -14,7 +14,7 @@ from talkingface.errors import InputFileError
 from talkingface.motion.generate import MotionOptions, generate_motion
 from talkingface.motion.lips import LIP_PARAMETERS
 from talkingface.motion.head import load_head_motion
-from talkingface.audio.whisper import ENCODING_WIDTH, encoding_on_grid
+from talkingface.audio.whisper import ENCODING_WIDTH, encoding_on_grid, speech_encoding
 from talkingface.motion.generate import OFFLINE_LIPS_MODEL, rule_lips
 from talkingface.motion.model import (ModelSpec, MotionModel, Projection, load_model, model_from_bytes, model_inputs,
                                      save_model)
@@ -135,13 +135,54 @@ def test_committed_models_load_and_predict(name):
     assert out.shape == (120, len(LIP_PARAMETERS)) and np.isfinite(out).all()
 
 
-def test_learned_lips_move_with_speech_and_rest_in_silence():
-    samples = np.concatenate([np.zeros(16000, np.float32), speech_like(2.0), np.zeros(16000, np.float32)])
-    track = analyse_audio(audio_from_array(samples, 16000), phonetic=False)
+@pytest.mark.parametrize("phonetic", [False, True], ids=["live-engine", "offline-whisper"])
+def test_learned_lips_move_with_speech_and_rest_in_silence(phonetic, speech_path):
+    from talkingface.audio import load_audio
+
+    speech = load_audio(speech_path).samples[:32000] if phonetic else speech_like(2.0)  # Whisper needs real speech
+    samples = np.concatenate([np.zeros(16000, np.float32), speech, np.zeros(16000, np.float32)])
+    track = analyse_audio(audio_from_array(samples, 16000), phonetic=phonetic)
+    assert (track.encoding is not None) == phonetic
     motion = generate_motion(track, MotionOptions(lips="learned"))
     jaw = motion["jawOpen"]
     speech, silence = jaw[30:70], np.concatenate([jaw[:15], jaw[-10:]])
     assert speech.std() > 0.02 and speech.mean() > silence.mean() + 0.03
+
+
+def test_offline_lips_come_from_the_whisper_model_without_words():
+    track = analyse_audio(audio_from_array(speech_like(2.0), 16000))
+    assert not track.words  # nothing English to hear: the encoding still drives the lips
+    offline = generate_motion(track, MotionOptions(lips="learned"))
+    engine = generate_motion(replace(track, encoding=None), MotionOptions(lips="learned"))
+    jaw = PARAMETER_INDEX["jawOpen"]
+    assert not np.allclose(offline.values[:, jaw], engine.values[:, jaw], atol=0.02)
+    head = PARAMETER_INDEX["headYaw"]
+    assert np.array_equal(offline.values[:, head], engine.values[:, head])  # only the lips change
+
+
+def test_speech_encoding_has_one_state_per_20_ms_across_windows():
+    samples = speech_like(31.0, seed=2)
+    encoding = speech_encoding(samples)
+    assert encoding.shape == (-(-len(samples) // 320), ENCODING_WIDTH) and encoding.dtype == np.float16
+    assert np.isfinite(encoding.astype(np.float32)).all()
+    assert np.array_equal(encoding, speech_encoding(samples))  # deterministic
+    assert np.abs(encoding[1500:].astype(np.float32)).mean() > 0.1  # the second 30 s window is encoded too
+
+
+def test_lips_rest_where_silero_hears_no_speech_unless_it_hears_none_of_a_stretch():
+    from talkingface.motion.generate import _heard_speech
+
+    track = analyse_audio(audio_from_array(speech_like(1.0), 16000), phonetic=False)
+    energy = np.zeros(300, np.float32)
+    energy[20:120] = 1  # Silero hears only part of this stretch: its verdict holds
+    energy[200:260] = 1  # Silero hears none of this one (a sung or synthetic voice): the energy's holds
+    silero = np.zeros(300, np.float32)
+    silero[40:90] = 1
+    silero[150:170] = 1  # a quiet syllable the energy threshold dropped
+    heard = _heard_speech(replace(track, speech_activity=energy, voice_activity=silero))
+    assert heard[40:90].all() and not heard[20:40].any() and not heard[90:120].any()
+    assert heard[150:170].all() and heard[200:260].all() and not heard[260:].any()
+    assert np.array_equal(_heard_speech(replace(track, speech_activity=energy)), energy)
 
 
 def test_motion_is_deterministic_per_seed():
