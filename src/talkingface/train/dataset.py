@@ -92,30 +92,31 @@ class Clip:
     @cached_property
     def rule_curves(self) -> np.ndarray:
         """(T, len(motion.lips.LIP_PARAMETERS)) rule-based lips from the recognised phones, 100 Hz."""
-        from talkingface.motion.generate import rule_lips
-
-        return rule_lips(self.track, (np.arange(len(self.features)) + 0.5) / FEATURE_RATE).astype(np.float32)
+        return _rule_curves(self.track)
 
     @cached_property
     def wordless_rule_curves(self) -> np.ndarray:
         """(T, len(LIP_PARAMETERS)) the rule lips as they are when no word is heard (the jaw from the
         sound alone): what a model sees of speech in another language."""
-        from talkingface.motion.generate import rule_lips
+        return _rule_curves(replace(self.track, phones=(), visemes=()))
 
-        track = replace(self.track, phones=(), visemes=())
-        return rule_lips(track, (np.arange(len(self.features)) + 0.5) / FEATURE_RATE).astype(np.float32)
+
+def _rule_curves(track: AudioTrack) -> np.ndarray:
+    from talkingface.motion.generate import rule_lips
+
+    return rule_lips(track, (np.arange(track.n_frames) + 0.5) / FEATURE_RATE).astype(np.float32)
 
 
 def projected(clip: Clip, projection) -> Clip:
     """The clip with its encoder states projected (``components``) by a motion.model.Projection."""
-    if not projection.components:
-        return replace(clip, components=None)
-    if clip.encoding is None:
-        raise ValueError(f"{clip.name} has no Whisper encoding")
     from talkingface.audio.whisper import encoding_on_grid
 
-    return _with_derived(replace(clip, components=projection.apply(encoding_on_grid(clip.encoding, len(clip.features)))),
-                         clip)
+    if not projection.components:
+        return _with_derived(replace(clip, components=None), clip)
+    if clip.encoding is None:
+        raise ValueError(f"{clip.name} has no Whisper encoding")
+    components = projection.apply(encoding_on_grid(clip.encoding, len(clip.features)))
+    return _with_derived(replace(clip, components=components), clip)
 
 
 def _with_derived(moved: Clip, clip: Clip) -> Clip:
