@@ -19,15 +19,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from threadpoolctl import threadpool_limits
+
 from talkingface.audio import features as F
+from talkingface.audio.encoder import WIDTH, WINDOW, encode_window
 from talkingface.audio.phones import TimedWord
 from talkingface.audio.text import normalise_transcript
 
 ENCODING_RATE = 50.0
 """Whisper encoder states per second (one per 20 ms)."""
-ENCODING_WIDTH = 384
+ENCODING_WIDTH = WIDTH
 """Values per Whisper tiny.en encoder state."""
-_WINDOW = 3000  # log-mel frames (30 s) the encoder takes at once
 
 MIN_LOG_PROB = -1.0
 """Segments with a lower mean token log-probability are dropped (Japanese speech scores about -1.2,
@@ -58,20 +60,20 @@ def hear_words(samples: np.ndarray) -> list[TimedWord]:
 
 def speech_encoding(samples: np.ndarray) -> np.ndarray:
     """Whisper tiny.en encoder states (ceil(N / 320), ENCODING_WIDTH) float16 of 16 kHz mono speech (N,)
-    float32, ENCODING_RATE per second: what the recogniser knows about the sound around each 20 ms,
-    phonetic and robust to noise, in any language. Each 30 s window is encoded on its own (the
-    encoder sees all of it, so a state knows up to 30 s of context, never beyond its window); about
-    0.25 s per window on two cores."""
-    model = whisper_model()
-    mel = model.feature_extractor(np.ascontiguousarray(samples, np.float32))  # (80, frames) at 100 Hz
+    float32, ENCODING_RATE per second, after the encoder's first transformer blocks
+    (``audio.encoder``): what the recogniser knows about the sound around each 20 ms, phonetic and
+    robust to noise, in any language. Each 30 s window is encoded on its own (a state knows up to
+    30 s of context, never beyond its window); about 0.25 s per window on two cores."""
+    from faster_whisper.feature_extractor import FeatureExtractor
+
+    mel = FeatureExtractor()(np.ascontiguousarray(samples, np.float32))  # (80, frames) at 100 Hz
     wanted = -(-len(samples) // 320)
     states = []
-    for start in range(0, max(mel.shape[1], 1), _WINDOW):
-        window = mel[:, start:start + _WINDOW]
-        used = window.shape[1]
-        window = np.pad(window, ((0, 0), (0, _WINDOW - used)))
-        encoded = np.asarray(model.encode(np.ascontiguousarray(window, np.float32)))[0]
-        states.append(encoded[:(used + 1) // 2])
+    with threadpool_limits(THREADS):
+        for start in range(0, max(mel.shape[1], 1), WINDOW):
+            window = mel[:, start:start + WINDOW]
+            used = window.shape[1]
+            states.append(encode_window(np.pad(window, ((0, 0), (0, WINDOW - used))))[:(used + 1) // 2])
     encoding = np.concatenate(states)[:wanted]
     return np.pad(encoding, ((0, wanted - len(encoding)), (0, 0)), mode="edge").astype(np.float16)
 

@@ -29,7 +29,7 @@ from talkingface.media.paths import atomic_output
 from talkingface.motion.model import normalised_mel
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mpg", ".avi", ".mkv", ".webm")
-CACHE_VERSION = 3  # 2: phones from Whisper-heard words; 3: Whisper encoder states
+CACHE_VERSION = 4  # 2: phones from Whisper-heard words; 3: Whisper encoder states; 4: after 2 blocks
 HELD_OUT = ("congressman_844", "man_suit_vfr", "older_man_224", "woman_turned_224", "andrew_clip_1",
             "andrew_clip_2", "reagan_clip1", "KristiNoem", "deep_avsr__00001", "deep_avsr__00019",
             "RD_Radio34", "LatentSync__demo3", "noisy_restaurant")
