@@ -18,7 +18,6 @@ import functools
 from collections.abc import Sequence
 
 import numpy as np
-
 from threadpoolctl import threadpool_limits
 
 from talkingface.audio import features as F

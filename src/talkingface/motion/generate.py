@@ -152,8 +152,9 @@ def _speaking(track, times: np.ndarray, ease_s: float = 0.05, activity: np.ndarr
 
 LEARNED_EASE_S = 0.1
 """How gently the learned lips are shut in pauses (see _speaking): the model hears a pause coming and
-going itself. On held-out speakers (jawOpen r in parameter space): ungated 0.53, shut by the energy
-detector with a 0.05 s ease 0.48, with 0.1 s 0.50, by _heard_speech with 0.1 s 0.52."""
+going itself. On held-out speakers (jawOpen r in parameter space, the model on Whisper's last layer):
+ungated 0.53, shut by the energy detector with a 0.05 s ease 0.48, with 0.1 s 0.50, by _heard_speech
+with 0.1 s 0.52."""
 
 
 def _heard_speech(track) -> np.ndarray:
@@ -195,7 +196,8 @@ def _add_learned_lips(values: np.ndarray, track, times: np.ndarray, articulation
     grid = (np.arange(track.n_frames) + 0.5) / track.feature_rate
     inputs = model.inputs(track.acoustic, rule_lips(track, grid), track.encoding)
     at = np.clip((times * track.feature_rate).astype(int), 0, track.n_frames - 1)
-    curves = np.maximum(model.predict(inputs, at), 0.0) * _speaking(track, times, LEARNED_EASE_S, _heard_speech(track))[:, None]
+    speaking = _speaking(track, times, LEARNED_EASE_S, _heard_speech(track))
+    curves = np.maximum(model.predict(inputs, at), 0.0) * speaking[:, None]
     curves = np.clip(gaussian_filter1d(curves, sigma=0.5, axis=0) * articulation, 0.0, 1.0)
     values[:, [PARAMETER_INDEX[name] for name in model.spec.outputs]] = curves
 

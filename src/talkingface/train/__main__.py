@@ -23,7 +23,7 @@ from pathlib import Path
 
 from talkingface.motion.head import save_head_motion
 from talkingface.motion.lips import LIP_PARAMETERS
-from talkingface.motion.model import ModelSpec, Projection, save_model
+from talkingface.motion.model import ModelSpec, save_model
 from talkingface.train.dataset import find_clips, is_held_out, prepare_clip, projected, shifted, speaker_folds
 from talkingface.train.fit import TrainOptions, estimate_lags, fit_projection, train_linear, train_model
 from talkingface.train.head import fit_head_motion
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
               "realigned_ms": {name: 10 * lag for name, lag in sorted(lags.items()) if lag}, "models": {}}
     for name, spec in SPECS.items():
         log = lambda line: print(line, file=sys.stderr)  # noqa: E731
-        own = projection if spec.encoding else Projection()
+        own = projection if spec.encoding else None
         if args.model == "linear":
             model, result = train_linear(spec, clips, folds, options, ridge=args.ridge, copies=args.augment,
                                          projection=own, log=log)

@@ -210,7 +210,7 @@ def _windows(spec: ModelSpec, mean: np.ndarray, std: np.ndarray, inputs: list[np
 
 
 def train_model(spec: ModelSpec, train: list[Clip], validation: list[Clip],
-                options: TrainOptions = TrainOptions(), *, projection: Projection = Projection(),
+                options: TrainOptions = TrainOptions(), *, projection: Projection | None = None,
                 log=None) -> tuple[MotionModel, TrainReport]:
     """Train a model of `spec` on clips, stopping early on the validation clips' loss (the clips'
     encoder components must come from `projection`, which the model keeps)."""
@@ -229,7 +229,8 @@ def train_model(spec: ModelSpec, train: list[Clip], validation: list[Clip],
     def model_now(gain: np.ndarray | None = None) -> MotionModel:
         return MotionModel(spec, mean.astype(np.float32), std.astype(np.float32), network.layers(),
                            y_mean.astype(np.float32), y_std.astype(np.float32),
-                           np.ones(len(spec.outputs), np.float32) if gain is None else gain, projection)
+                           np.ones(len(spec.outputs), np.float32) if gain is None else gain,
+                           projection or Projection())
 
     train_clip, train_frame = _samples(train, options.frame_step)
     val_clip, val_frame = _samples(validation, options.frame_step)
@@ -290,7 +291,7 @@ def amplitude_gains(predicted: np.ndarray, target: np.ndarray) -> tuple[np.ndarr
 
 def train_linear(spec: ModelSpec, clips: list[Clip], folds: list[tuple[list[Clip], list[Clip]]],
                  options: TrainOptions = TrainOptions(), *, ridge: float = 30000.0, copies: int = 0,
-                 projection: Projection = Projection(), log=None) -> tuple[MotionModel, TrainReport]:
+                 projection: Projection | None = None, log=None) -> tuple[MotionModel, TrainReport]:
     """A linear model (ridge regression in closed form) over the same windows, fitted on all clips
     (plus `copies` augmented copies of each; for a model with rule inputs, plus a copy of each as if
     no word was heard, so it also works without words); its correlations and amplitude gains come
@@ -315,7 +316,7 @@ def train_linear(spec: ModelSpec, clips: list[Clip], folds: list[tuple[list[Clip
     loss = float(np.mean((predicted_all - actual_all) ** 2)) if len(actual_all) else 0.0
     report = TrainReport(1, loss, dict(zip(spec.outputs, correlation.round(3).tolist())),
                          dict(zip(spec.outputs, gain.round(3).tolist())))
-    return replace(model, gain=gain.astype(np.float32), projection=projection), report
+    return replace(model, gain=gain.astype(np.float32), projection=projection or Projection()), report
 
 
 def _ridge_model(spec: ModelSpec, clips: list[Clip], options: TrainOptions, ridge: float,
