@@ -191,13 +191,13 @@ def _add_rule_lips_where_phones(values: np.ndarray, track, times: np.ndarray, ar
 def _add_learned_lips(values: np.ndarray, track, times: np.ndarray, articulation: float) -> None:
     """Replace the engine's acoustic lips in values (T, P) (in place) by the offline model's, from
     Whisper's encoding of the sound and the rule curves of the words (where heard): what real speakers'
-    lips do with that sound. Closed in pauses."""
+    lips do with that sound, at a typical speaker's spread (MotionModel.predict). Closed in pauses."""
     model = load_model(OFFLINE_LIPS_MODEL)
     grid = (np.arange(track.n_frames) + 0.5) / track.feature_rate
     inputs = model.inputs(track.acoustic, rule_lips(track, grid), track.encoding)
     at = np.clip((times * track.feature_rate).astype(int), 0, track.n_frames - 1)
     speaking = _speaking(track, times, LEARNED_EASE_S, _heard_speech(track))
-    curves = np.maximum(model.predict(inputs, at), 0.0) * speaking[:, None]
+    curves = np.maximum(model.predict(inputs, at, speech=speaking > 0.5), 0.0) * speaking[:, None]
     curves = np.clip(gaussian_filter1d(curves, sigma=0.5, axis=0) * articulation, 0.0, 1.0)
     values[:, [PARAMETER_INDEX[name] for name in model.spec.outputs]] = curves
 

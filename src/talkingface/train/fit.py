@@ -316,7 +316,20 @@ def train_linear(spec: ModelSpec, clips: list[Clip], folds: list[tuple[list[Clip
     loss = float(np.mean((predicted_all - actual_all) ** 2)) if len(actual_all) else 0.0
     report = TrainReport(1, loss, dict(zip(spec.outputs, correlation.round(3).tolist())),
                          dict(zip(spec.outputs, gain.round(3).tolist())))
-    return replace(model, gain=gain.astype(np.float32), projection=projection or Projection()), report
+    spread = speech_spread(model, clips) if spec.encoding else np.zeros(0, np.float32)
+    return replace(model, gain=gain.astype(np.float32), projection=projection or Projection(),
+                   speech_spread=spread), report
+
+
+def speech_spread(model: MotionModel, clips: list[Clip]) -> np.ndarray:
+    """(outputs,) float32 the median over clips of the standard deviation of the model's raw outputs
+    over each clip's speech frames (energy detector): the spread MotionModel.predict steadies a clip to."""
+    spreads = []
+    for clip in clips:
+        speech = np.flatnonzero(clip.track.speech_activity > 0.5)
+        if len(speech) >= 100:
+            spreads.append(model.forward(model.windows(clip_inputs(clip, model.spec), speech)).std(axis=0))
+    return np.median(spreads, axis=0).astype(np.float32) if spreads else np.zeros(0, np.float32)
 
 
 def _ridge_model(spec: ModelSpec, clips: list[Clip], options: TrainOptions, ridge: float,
