@@ -115,6 +115,27 @@ def test_encoder_model_file_round_trip_keeps_its_projection(tmp_path):
         model.inputs(features, rules)
 
 
+def test_a_clip_is_steadied_to_the_typical_speech_spread_within_bounds(tmp_path):
+    model = replace(_encoded_model(), speech_spread=np.array([0.5, 0.5], np.float32))
+    again = load_model(save_model(model, tmp_path / "m.npz"))
+    assert np.array_equal(again.speech_spread, model.speech_spread)
+    rng = np.random.default_rng(4)
+    features = np.zeros((400, 46), np.float32)
+    rules = rng.random((400, 2)).astype(np.float32)
+    inputs = model.inputs(features, rules, rng.normal(size=(200, ENCODING_WIDTH)).astype(np.float16))
+    speech = np.zeros(400, bool)
+    speech[50:350] = True
+    plain, steady = model.predict(inputs), model.predict(inputs, speech=speech)
+    raw_spread = (plain[speech] - 0.2).std(axis=0) / 0.1  # back to raw units: mean 0.2, std 0.1, gain 1
+    factor = np.clip(0.5 / raw_spread, 2 / 3, 1.5)
+    assert np.allclose(steady[speech].std(axis=0), plain[speech].std(axis=0) * factor, rtol=1e-3)
+    assert np.allclose(steady[speech].mean(axis=0), plain[speech].mean(axis=0), atol=1e-5)  # centred on the clip
+    few = np.zeros(400, bool)
+    few[:10] = True  # too little speech to judge: left alone
+    assert np.allclose(model.predict(inputs, speech=few), plain)
+    assert np.allclose(replace(model, speech_spread=np.zeros(0, np.float32)).predict(inputs, speech=speech), plain)
+
+
 def test_encoder_inputs_follow_the_sound_20_ms_at_a_time():
     encoding = np.arange(5, dtype=np.float16)[:, None] * np.ones((1, ENCODING_WIDTH), np.float16)
     grid = encoding_on_grid(encoding, 12)
@@ -147,6 +168,19 @@ def test_learned_lips_move_with_speech_and_rest_in_silence(phonetic, speech_path
     jaw = motion["jawOpen"]
     speech, silence = jaw[30:70], np.concatenate([jaw[:15], jaw[-10:]])
     assert speech.std() > 0.02 and speech.mean() > silence.mean() + 0.03
+
+
+def test_offline_lips_hold_their_timing_and_size_in_noise(speech_path):
+    from talkingface.audio import load_audio
+
+    speech = load_audio(speech_path).samples[:16000 * 8]
+    noise = np.random.default_rng(0).normal(size=len(speech)).astype(np.float32)
+    noise *= np.sqrt(np.mean(speech ** 2) / np.mean(noise ** 2)) / 10 ** (5 / 20)  # 5 dB SNR
+    clean, noisy = (generate_motion(analyse_audio(audio_from_array(x, 16000)))["jawOpen"]
+                    for x in (speech, speech + noise))
+    count = min(len(clean), len(noisy))
+    assert np.corrcoef(clean[:count], noisy[:count])[0, 1] > 0.75
+    assert 0.8 < noisy.std() / clean.std() < 1.25
 
 
 def test_offline_lips_come_from_the_whisper_model_without_words():
