@@ -298,7 +298,7 @@ def train_linear(spec: ModelSpec, clips: list[Clip], folds: list[tuple[list[Clip
     from the cross-validation folds' predictions for speakers each fold did not see. The clips'
     encoder components must come from `projection` (dataset.projected), which the model keeps."""
     say = log or (lambda _: None)
-    predicted, actual = [], []
+    predicted, actual, spreads = [], [], []
     for train, validation in folds:
         if not validation:
             continue
@@ -307,6 +307,7 @@ def train_linear(spec: ModelSpec, clips: list[Clip], folds: list[tuple[list[Clip
             frames = np.flatnonzero(clip.valid)[::options.frame_step]
             predicted.append(model.forward(model.windows(clip_inputs(clip, spec), frames)))
             actual.append(clip_targets(clip, spec.outputs)[frames])
+            spreads += _speech_spreads(model, [clip])
     model = _ridge_model(spec, clips, options, ridge, copies)
     say(f"linear model: {len(spec.offsets) * spec.inputs} inputs, {len(clips)} clips x {copies + 1} copies, "
         f"{len(folds)} folds")
@@ -316,20 +317,23 @@ def train_linear(spec: ModelSpec, clips: list[Clip], folds: list[tuple[list[Clip
     loss = float(np.mean((predicted_all - actual_all) ** 2)) if len(actual_all) else 0.0
     report = TrainReport(1, loss, dict(zip(spec.outputs, correlation.round(3).tolist())),
                          dict(zip(spec.outputs, gain.round(3).tolist())))
-    spread = speech_spread(model, clips) if spec.encoding else np.zeros(0, np.float32)
+    # the spread a clip is steadied to (offline models): the cross-validated predictions' typical
+    # spread over speech, the same predictions whose spread the gains restore to the real one
+    spread = (np.median(spreads, axis=0).astype(np.float32) if spec.encoding and spreads
+              else np.zeros(0, np.float32))
     return replace(model, gain=gain.astype(np.float32), projection=projection or Projection(),
                    speech_spread=spread), report
 
 
-def speech_spread(model: MotionModel, clips: list[Clip]) -> np.ndarray:
-    """(outputs,) float32 the median over clips of the standard deviation of the model's raw outputs
-    over each clip's speech frames (energy detector): the spread MotionModel.predict steadies a clip to."""
+def _speech_spreads(model: MotionModel, clips: list[Clip]) -> list[np.ndarray]:
+    """Per clip with at least 1 s of speech (energy detector), the standard deviation (outputs,) of the
+    model's raw outputs over its speech frames."""
     spreads = []
     for clip in clips:
         speech = np.flatnonzero(clip.track.speech_activity > 0.5)
         if len(speech) >= 100:
             spreads.append(model.forward(model.windows(clip_inputs(clip, model.spec), speech)).std(axis=0))
-    return np.median(spreads, axis=0).astype(np.float32) if spreads else np.zeros(0, np.float32)
+    return spreads
 
 
 def _ridge_model(spec: ModelSpec, clips: list[Clip], options: TrainOptions, ridge: float,
