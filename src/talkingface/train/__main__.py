@@ -57,10 +57,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"talkingface.train: error: no such folder: {', '.join(missing)}", file=sys.stderr)
         return 2
     sources = [s for s in find_clips(args.folders) if not is_held_out(s.video.name)]
-    clips = []
+    captured = []
     for source in sources:
         print(f"preparing {source.video.name}", file=sys.stderr)
-        clips.append(prepare_clip(source, args.cache))
+        captured.append(prepare_clip(source, args.cache))
+    clips = captured
     projection = fit_projection(clips, SPECS["lips_offline"].encoding)
     clips = [projected(c, projection) for c in clips]
     folds = speaker_folds(clips, seed=args.seed)
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         report["models"][name] = {"path": str(path), "kind": args.model,
                                   "cross_validated_r": result.correlation, "gain": result.gain}
     try:
-        head, head_report = fit_head_motion(clips, seed=args.seed)
+        head, head_report = fit_head_motion(captured, seed=args.seed)  # the head does not need the lips' lags
         report["head_motion"] = {"path": str(save_head_motion(head, args.out / "head_motion.json")), **head_report}
     except ValueError as error:  # no clip long enough: the committed constants stay
         report["head_motion"] = {"skipped": str(error)}
