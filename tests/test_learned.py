@@ -16,8 +16,7 @@ from talkingface.motion.lips import LIP_PARAMETERS
 from talkingface.motion.head import load_head_motion
 from talkingface.audio.whisper import ENCODING_WIDTH, encoding_on_grid, speech_encoding
 from talkingface.motion.generate import OFFLINE_LIPS_MODEL, rule_lips
-from talkingface.motion.model import (ModelSpec, MotionModel, Projection, load_model, model_from_bytes, model_inputs,
-                                     save_model)
+from talkingface.motion.model import ModelSpec, MotionModel, Projection, load_model, model_from_bytes, save_model
 from talkingface.motion.params import PARAMETER_INDEX, PARAMETERS, Motion
 from tests.synthetic import speech_like, write_rendered_video
 
@@ -347,7 +346,7 @@ def test_linear_training_learns_timing_not_each_speakers_scale():
     standard = clip_targets(clips[3], spec.outputs)[:, jaw]
     assert abs(standard.mean()) < 1e-4 and abs(standard.std() - 1) < 1e-3
     typical = np.median([0.2 + 0.3 * k for k in range(len(clips))])  # the middle speaker's jaw scale
-    predicted = model.predict(model_inputs(spec, clips[0].features))[:, jaw]
+    predicted = model.predict(model.inputs(clips[0].features))[:, jaw]
     assert 0.5 * typical < predicted.max() - predicted.min() < 2.0 * typical
 
 

@@ -94,14 +94,6 @@ class Projection:
         return ((np.asarray(states, np.float32) - self.mean) @ self.basis).astype(np.float32)
 
 
-def model_inputs(spec: ModelSpec, features: np.ndarray, rules: np.ndarray | None = None,
-                 mel: np.ndarray | None = None) -> np.ndarray:
-    """Inputs (T, spec.inputs) of a model without encoder inputs for acoustic features (T, F) of
-    audio.acoustic: its log-mel bands (or `mel` (T, bands) instead) through the causal
-    MelNormaliser, then the rule lip curves (T, spec.rules) on the same grid (zeros when not given)."""
-    return stacked_inputs(spec, normalised_mel(features[:, MEL] if mel is None else mel), rules)
-
-
 def normalised_mel(bands: np.ndarray) -> np.ndarray:
     """(T, bands) float32 log-mel bands through the causal MelNormaliser (the models' mel inputs)."""
     return MelNormaliser().step(bands).astype(np.float32)
