@@ -9,9 +9,9 @@ seconds. The offline model's Whisper encoder components are the principal compon
 training clips' encoder states. Speakers are dealt into 4 cross-validation folds: each clip's picture
 is first put back in step with its sound (estimate_lags, from models that never saw its speaker),
 then the linear models are fitted on every clip, their gains and reported correlations taken from the
-folds. Writes lips_acoustic.npz and lips_offline.npz into --out (default the package's motion/models/) and prints
-a JSON report. The head process's constants are fitted to the clips' captured head poses
-(train.head) and written as head_motion.json beside them.
+folds. Writes lips_acoustic.npz and lips_offline.npz into --out (default the package's
+motion/models/) and prints a JSON report. The head process's constants are fitted to the clips'
+head poses as captured (train.head) and written as head_motion.json beside them.
 """
 
 from __future__ import annotations
@@ -61,9 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     for source in sources:
         print(f"preparing {source.video.name}", file=sys.stderr)
         captured.append(prepare_clip(source, args.cache))
-    clips = captured
-    projection = fit_projection(clips, SPECS["lips_offline"].encoding)
-    clips = [projected(c, projection) for c in clips]
+    projection = fit_projection(captured, SPECS["lips_offline"].encoding)
+    clips = [projected(c, projection) for c in captured]
     folds = speaker_folds(clips, seed=args.seed)
     options = TrainOptions(seed=args.seed)
     lags = estimate_lags(SPECS["lips_offline"], folds, options, ridge=args.ridge)
