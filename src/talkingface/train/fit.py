@@ -133,7 +133,7 @@ def augmented_inputs(clip: Clip, spec: ModelSpec, rng: np.random.Generator, opti
         blank[part] = rng.random() < options.phone_dropout
     inputs = clip_inputs(clip, spec, mel)
     if spec.rules:
-        inputs[blank, spec.rule_columns] = clip_inputs(clip, spec, words=False)[blank, spec.rule_columns]
+        inputs[blank, spec.rule_columns] = clip.wordless_rule_curves[blank, :spec.rules]
     return inputs
 
 
@@ -304,10 +304,13 @@ def train_linear(spec: ModelSpec, clips: list[Clip], folds: list[tuple[list[Clip
             continue
         model = _ridge_model(spec, train, options, ridge, copies)
         for clip in validation:
+            inputs = clip_inputs(clip, spec)
             frames = np.flatnonzero(clip.valid)[::options.frame_step]
-            predicted.append(model.forward(model.windows(clip_inputs(clip, spec), frames)))
+            predicted.append(model.forward(model.windows(inputs, frames)))
             actual.append(clip_targets(clip, spec.outputs)[frames])
-            spreads += _speech_spreads(model, [clip])
+            speech = np.flatnonzero(clip.track.speech_activity > 0.5)
+            if len(speech) >= 100:  # at least 1 s of speech to measure a spread on
+                spreads.append(model.forward(model.windows(inputs, speech)).std(axis=0))
     model = _ridge_model(spec, clips, options, ridge, copies)
     say(f"linear model: {len(spec.offsets) * spec.inputs} inputs, {len(clips)} clips x {copies + 1} copies, "
         f"{len(folds)} folds")
@@ -323,17 +326,6 @@ def train_linear(spec: ModelSpec, clips: list[Clip], folds: list[tuple[list[Clip
               else np.zeros(0, np.float32))
     return replace(model, gain=gain.astype(np.float32), projection=projection or Projection(),
                    speech_spread=spread), report
-
-
-def _speech_spreads(model: MotionModel, clips: list[Clip]) -> list[np.ndarray]:
-    """Per clip with at least 1 s of speech (energy detector), the standard deviation (outputs,) of the
-    model's raw outputs over its speech frames."""
-    spreads = []
-    for clip in clips:
-        speech = np.flatnonzero(clip.track.speech_activity > 0.5)
-        if len(speech) >= 100:
-            spreads.append(model.forward(model.windows(clip_inputs(clip, model.spec), speech)).std(axis=0))
-    return spreads
 
 
 def _ridge_model(spec: ModelSpec, clips: list[Clip], options: TrainOptions, ridge: float,
