@@ -93,6 +93,12 @@ class Projection:
         """(T, components) float32 components of encoder states (T, ENCODING_WIDTH)."""
         return ((np.asarray(states, np.float32) - self.mean) @ self.basis).astype(np.float32)
 
+    def on_grid(self, encoding: np.ndarray, frames: int) -> np.ndarray:
+        """(frames, components) components of encoder states (E, ENCODING_WIDTH) at 50 Hz, on the
+        100 Hz feature grid of `frames` frames (audio.whisper.encoding_on_grid): the same mapping
+        in training and at run time."""
+        return self.apply(encoding_on_grid(encoding, frames))
+
 
 def normalised_mel(bands: np.ndarray) -> np.ndarray:
     """(T, bands) float32 log-mel bands through the causal MelNormaliser (the models' mel inputs)."""
@@ -160,7 +166,7 @@ class MotionModel:
         if self.spec.encoding:
             if encoding is None:
                 raise ValueError("this model needs the Whisper encoding of the speech")
-            components = self.projection.apply(encoding_on_grid(encoding, len(features)))
+            components = self.projection.on_grid(encoding, len(features))
         mel = normalised_mel(features[:, MEL]) if self.spec.mel else np.zeros((len(features), 0), np.float32)
         return stacked_inputs(self.spec, mel, rules, components)
 

@@ -109,13 +109,11 @@ def _rule_curves(track: AudioTrack) -> np.ndarray:
 
 def projected(clip: Clip, projection) -> Clip:
     """The clip with its encoder states projected (``components``) by a motion.model.Projection."""
-    from talkingface.audio.whisper import encoding_on_grid
-
     if not projection.components:
         return _with_derived(replace(clip, components=None), clip)
     if clip.encoding is None:
         raise ValueError(f"{clip.name} has no Whisper encoding")
-    components = projection.apply(encoding_on_grid(clip.encoding, len(clip.features)))
+    components = projection.on_grid(clip.encoding, len(clip.features))
     return _with_derived(replace(clip, components=components), clip)
 
 
