@@ -9,7 +9,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from talkingface.audio.acoustic import FEATURE_NAMES
 from talkingface.audio.decode import SAMPLE_RATE
-from talkingface.audio.features import FLOOR_DB
+from talkingface.audio.features import FLOOR_DB, speech_regions
 from talkingface.errors import OptionError
 from talkingface.motion import lips
 from talkingface.motion.controls import Controls, apply_controls
@@ -162,12 +162,10 @@ def _heard_speech(track) -> np.ndarray:
     syllables of continuous speech that an energy threshold drops and rejects noise that one keeps;
     but a stretch of sound the energy detector takes for speech and Silero hears none of (a synthetic
     or sung voice) keeps the energy detector's verdict."""
-    energy = track.speech_activity > 0.5
     if track.voice_activity is None:
-        return energy.astype(np.float32)
+        return (track.speech_activity > 0.5).astype(np.float32)
     heard = track.voice_activity > 0.5
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], energy.astype(np.int8), [0]))))
-    for start, end in zip(edges[::2], edges[1::2]):
+    for start, end in speech_regions(track.speech_activity):
         if heard[start:end].mean() < 0.1:
             heard[start:end] = True
     return heard.astype(np.float32)
